@@ -1,0 +1,112 @@
+"""Account forms: input shape only."""
+
+from __future__ import annotations
+
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from fancampaign.forms import BaseForm
+
+
+class RegisterForm(BaseForm):
+    username = StringField(
+        "Username", validators=[DataRequired("Choose a username."), Length(max=30)]
+    )
+    display_name = StringField("Display name", validators=[Optional(), Length(max=60)])
+    email = EmailField(
+        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Choose a password."), Length(max=200)]
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The passwords differ."),
+        ],
+    )
+
+
+class LoginForm(BaseForm):
+    login = StringField(
+        "Username or email address",
+        validators=[DataRequired("Enter your username or email address."), Length(max=254)],
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."), Length(max=200)]
+    )
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class ConfirmForm(BaseForm):
+    """The button behind an emailed link: mail scanners follow links, they do not press buttons."""
+
+
+class ResetRequestForm(BaseForm):
+    email = EmailField(
+        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
+
+
+class ResetPasswordForm(BaseForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the password."),
+            EqualTo("password", "The passwords differ."),
+        ],
+    )
+
+
+class ProfileForm(BaseForm):
+    action = HiddenField(default="profile")
+    display_name = StringField("Display name", validators=[Optional(), Length(max=60)])
+    bio = TextAreaField("About you", validators=[Optional(), Length(max=2000)])
+    notify_by_email = BooleanField("Email me about replies, mentions and quotes")
+
+
+class EmailChangeForm(BaseForm):
+    action = HiddenField(default="email")
+    email = EmailField(
+        "New email address",
+        validators=[DataRequired("Enter the new email address."), Length(max=254)],
+    )
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+
+
+class PasswordChangeForm(BaseForm):
+    action = HiddenField(default="password")
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[
+            DataRequired("Repeat the new password."),
+            EqualTo("new_password", "The passwords differ."),
+        ],
+    )
+
+
+class ExportForm(BaseForm):
+    action = HiddenField(default="export")
+
+
+class DeleteAccountForm(BaseForm):
+    action = HiddenField(default="delete")
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password.")]
+    )
+    confirm = BooleanField(
+        "I understand that my account will be erased and cannot be restored",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )

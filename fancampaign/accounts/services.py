@@ -1,0 +1,460 @@
+"""Accounts: registration, confirmation, login, password reset, settings, erasure, roles.
+
+Services flush and never commit; they take the acting user as an argument and raise
+DomainError children. They never touch request, session or current_user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from fancampaign import policies, signals
+from fancampaign.accounts.models import Role, User, new_session_token
+from fancampaign.errors import (
+    AccountBanned,
+    EmailTaken,
+    InvalidInput,
+    InvalidToken,
+    NotAllowed,
+    UsernameTaken,
+    WeakPassword,
+)
+from fancampaign.extensions import db, utcnow
+from fancampaign.mail.services import queue_email
+from fancampaign.text import clean_multiline, clean_text
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
+RESERVED_USERNAMES = frozenset(
+    [
+        "admin",
+        "administrator",
+        "moderator",
+        "mod",
+        "mods",
+        "organiser",
+        "staff",
+        "system",
+        "root",
+        "support",
+        "help",
+        "api",
+        "fancampaign",
+        "deleted",
+        "anonymous",
+        "guest",
+        "null",
+        "none",
+        "everyone",
+        "here",
+        "settings",
+        "login",
+        "logout",
+        "register",
+        "news",
+        "petitions",
+        "forum",
+        "search",
+        "notifications",
+        "moderation",
+    ]
+)
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+
+
+# Input rules --------------------------------------------------------------------------
+
+
+def check_username(username: str) -> str:
+    """A username is 3-30 letters, digits or underscores, not reserved; raises InvalidInput."""
+    username = clean_text(username)
+    if not USERNAME_RE.match(username):
+        raise InvalidInput("A username is 3 to 30 letters, digits or underscores.")
+    if username.lower() in RESERVED_USERNAMES or username.lower().startswith("deleted"):
+        raise InvalidInput("That username is reserved. Please choose another.")
+    return username
+
+
+def check_email(email: str) -> str:
+    """A syntactically valid address, normalised (lower case); raises InvalidInput."""
+    email = clean_text(email)
+    if not email or len(email) > 254:
+        raise InvalidInput("Enter a valid email address.")
+    try:
+        result = validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"Enter a valid email address: {exc}") from exc
+    return result.normalized.lower()
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("fancampaign").joinpath("data/common-passwords.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+def password_problem(password: str, *, username: str = "", email: str = "") -> str | None:
+    """Why a password is too weak, or None: length, common lists, the user's own name."""
+    if len(password) < MIN_PASSWORD:
+        return f"Use at least {MIN_PASSWORD} characters."
+    if len(password) > MAX_PASSWORD:
+        return f"Use at most {MAX_PASSWORD} characters."
+    lowered = password.lower()
+    base = re.sub(r"[\d\W_]+$", "", lowered)
+    common = common_passwords()
+    if lowered in common or base in common or len(set(lowered)) <= 2:
+        return "That password is too common. Choose one that is harder to guess."
+    if lowered.isdigit():
+        return "Use more than digits."
+    if username and username.lower() in lowered:
+        return "Do not use your username in your password."
+    if email and email.split("@")[0].lower() in lowered and len(email.split("@")[0]) >= 4:
+        return "Do not use your email address in your password."
+    return None
+
+
+def check_password(password: str, *, username: str = "", email: str = "") -> str:
+    """Raises WeakPassword with the reason when the password is not acceptable."""
+    problem = password_problem(password, username=username, email=email)
+    if problem:
+        raise WeakPassword(problem)
+    return password
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+# Lookups ----------------------------------------------------------------------------
+
+
+def get_by_username(username: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.username_lower == username.lower()))
+
+
+def get_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+
+
+def get_by_login(login: str) -> User | None:
+    """A user by username or by email address."""
+    login = clean_text(login)
+    if "@" in login:
+        return get_by_email(login)
+    return get_by_username(login)
+
+
+# Tokens -----------------------------------------------------------------------------
+
+
+def _serializer(secret_key: str, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=salt)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Changes when the password does: a reset token works once.
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def make_confirm_token(user: User, secret_key: str) -> str:
+    email = user.pending_email or user.email
+    return _serializer(secret_key, "confirm-email").dumps({"u": user.id, "e": email})
+
+
+def make_reset_token(user: User, secret_key: str) -> str:
+    return _serializer(secret_key, "reset-password").dumps(
+        {"u": user.id, "h": _password_fingerprint(user)}
+    )
+
+
+def _load(token: str, secret_key: str, salt: str, max_age: int) -> dict[str, Any]:
+    try:
+        data = _serializer(secret_key, salt).loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise InvalidToken("That link has expired. Please ask for a new one.") from exc
+    except (BadSignature, ValueError, UnicodeError) as exc:
+        raise InvalidToken("That link is not valid. Please check you copied all of it.") from exc
+    if not isinstance(data, dict):
+        raise InvalidToken()
+    return data
+
+
+def user_for_confirm_token(token: str, secret_key: str, max_age: int) -> User:
+    """The user a confirmation link is for; raises InvalidToken."""
+    data = _load(token, secret_key, "confirm-email", max_age)
+    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+    if user is None or user.is_deleted:
+        raise InvalidToken()
+    return user
+
+
+def user_for_reset_token(token: str, secret_key: str, max_age: int) -> User:
+    """The user a reset link is for while it is unused; raises InvalidToken."""
+    data = _load(token, secret_key, "reset-password", max_age)
+    user = db.session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+    if user is None or user.is_deleted or data.get("h") != _password_fingerprint(user):
+        raise InvalidToken("That link has already been used or is no longer valid.")
+    return user
+
+
+# Registration and confirmation ----------------------------------------------------
+
+
+def register_user(
+    username: str,
+    email: str,
+    password: str,
+    *,
+    display_name: str = "",
+    role: Role = Role.MEMBER,
+    confirmed: bool = False,
+) -> User:
+    """Create an account; raises UsernameTaken, EmailTaken, InvalidInput, WeakPassword."""
+    username = check_username(username)
+    email = check_email(email)
+    check_password(password, username=username, email=email)
+    if get_by_username(username) is not None:
+        raise UsernameTaken()
+    if get_by_email(email) is not None:
+        raise EmailTaken()
+    user = User(
+        username=username,
+        username_lower=username.lower(),
+        email=email,
+        password_hash=hash_password(password),
+        display_name=clean_text(display_name)[:60],
+        role=role,
+        email_confirmed_at=utcnow() if confirmed else None,
+    )
+    db.session.add(user)
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        # A concurrent registration won the race for the name or the address.
+        if get_by_username(username) is not None:
+            raise UsernameTaken() from exc
+        raise EmailTaken() from exc
+    if confirmed:
+        signals.email_confirmed.send(user)
+    return user
+
+
+def send_confirmation(user: User, secret_key: str, base_url: str) -> None:
+    """Queue the email with the confirmation link for the user's (pending) address."""
+    token = make_confirm_token(user, secret_key)
+    to = user.pending_email or user.email
+    if not to:
+        return
+    queue_email(
+        to,
+        "Confirm your email address",
+        f"Hello {user.username},\n\n"
+        f"Please confirm your email address for your fancampaign account by opening this "
+        f"link and pressing the Confirm button:\n\n{base_url}/confirm/{token}\n\n"
+        f"If you did not ask for this, you can ignore this email.\n",
+    )
+
+
+def confirm_email(user: User, token_email: str) -> bool:
+    """Confirm the address the link was sent to; False when it was already confirmed.
+
+    Raises InvalidToken when the link is for an address the account no longer uses.
+    """
+    if user.pending_email and user.pending_email == token_email:
+        if get_by_email(token_email) is not None:
+            raise EmailTaken()
+        user.email = token_email
+        user.pending_email = None
+        user.email_confirmed_at = utcnow()
+        db.session.flush()
+        signals.email_confirmed.send(user)
+        return True
+    if user.email != token_email:
+        raise InvalidToken("That link is for an address this account no longer uses.")
+    if user.is_confirmed:
+        return False
+    user.email_confirmed_at = utcnow()
+    db.session.flush()
+    signals.email_confirmed.send(user)
+    return True
+
+
+# Login ------------------------------------------------------------------------------
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The user for these credentials, or None (one answer for every failure).
+
+    Raises AccountBanned for a banned account with the right password.
+    """
+    user = get_by_login(login)
+    if user is None or user.is_deleted or not user.password_hash:
+        # Spend the same time as a real check so response times do not reveal accounts.
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    if user.is_banned:
+        raise AccountBanned("This account has been banned.")
+    user.last_login_at = utcnow()
+    return user
+
+
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0")
+
+
+def load_session_user(session_id: str) -> User | None:
+    """The user for a login cookie ("id:token"), or None if it no longer holds."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_token != token or not user.is_active:
+        return None
+    return user
+
+
+# Password reset ---------------------------------------------------------------------
+
+
+def request_password_reset(email: str, secret_key: str, base_url: str) -> None:
+    """Email a reset link if the address has an account; the caller says the same either way."""
+    try:
+        email = check_email(email)
+    except InvalidInput:
+        return
+    user = get_by_email(email)
+    if user is None or user.is_deleted or user.is_banned:
+        return
+    token = make_reset_token(user, secret_key)
+    queue_email(
+        user.email or email,
+        "Reset your password",
+        f"Hello {user.username},\n\nSomeone (hopefully you) asked to reset the password of your "
+        f"fancampaign account. Open this link within an hour to choose a new one:\n\n"
+        f"{base_url}/reset-password/{token}\n\nIf it was not you, ignore this email: your "
+        f"password stays as it is.\n",
+    )
+
+
+def reset_password(user: User, new_password: str) -> None:
+    """Set a new password and log out every other session; raises WeakPassword."""
+    check_password(new_password, username=user.username, email=user.email or "")
+    user.password_hash = hash_password(new_password)
+    user.session_token = new_session_token()
+    # Following the emailed link proves the address.
+    if not user.is_confirmed:
+        user.email_confirmed_at = utcnow()
+    db.session.flush()
+
+
+# Settings ---------------------------------------------------------------------------
+
+
+def update_profile(user: User, *, display_name: str, bio: str, notify_by_email: bool) -> None:
+    """Change the display name, bio and email-notification choice."""
+    user.display_name = clean_text(display_name)[:60]
+    bio = clean_multiline(bio)
+    if len(bio) > 2000:
+        raise InvalidInput("Keep your bio under 2,000 characters.")
+    user.bio = bio
+    user.notify_by_email = notify_by_email
+    db.session.flush()
+
+
+def _require_password(user: User, password: str) -> None:
+    if not user.password_hash or not check_password_hash(user.password_hash, password):
+        raise NotAllowed("Your current password is not right.")
+
+
+def change_email(user: User, new_email: str, current_password: str) -> str:
+    """Start an email change: the new address holds only once its link is followed."""
+    _require_password(user, current_password)
+    new_email = check_email(new_email)
+    if new_email == user.email:
+        raise InvalidInput("That is already your email address.")
+    if get_by_email(new_email) is not None:
+        raise EmailTaken()
+    user.pending_email = new_email
+    db.session.flush()
+    return new_email
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Change the password (current one required); other sessions are logged out."""
+    _require_password(user, current_password)
+    check_password(new_password, username=user.username, email=user.email or "")
+    user.password_hash = hash_password(new_password)
+    user.session_token = new_session_token()
+    db.session.flush()
+
+
+def export_data(user: User) -> dict[str, Any]:
+    """Everything we hold about the user, as JSON-able data."""
+    data: dict[str, Any] = {
+        "account": {
+            "username": user.username,
+            "email": user.email,
+            "pending_email": user.pending_email,
+            "display_name": user.display_name,
+            "bio": user.bio,
+            "role": str(user.role),
+            "email_confirmed_at": _iso(user.email_confirmed_at),
+            "created_at": _iso(user.created_at),
+            "last_login_at": _iso(user.last_login_at),
+            "notify_by_email": user.notify_by_email,
+        }
+    }
+    for _receiver, part in signals.account_exporting.send(user):
+        if part:
+            key, value = part
+            data[key] = value
+    return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def delete_account(user: User, current_password: str) -> None:
+    """Erase the account's personal data; what they wrote stays, shown as "deleted user"."""
+    _require_password(user, current_password)
+    erase_user(user)
+
+
+def erase_user(user: User) -> None:
+    """Anonymise a user row and tell every area to erase what it holds."""
+    signals.account_deleting.send(user)
+    user.username = f"deleted{user.id}"
+    user.username_lower = user.username
+    user.email = None
+    user.pending_email = None
+    user.password_hash = None
+    user.display_name = ""
+    user.bio = ""
+    user.notify_by_email = False
+    user.deleted_at = utcnow()
+    user.session_token = new_session_token()
+    db.session.flush()
+
+
+# Roles ------------------------------------------------------------------------------
+
+
+def set_role(actor: User | None, target: User, role: Role) -> None:
+    """Give a user a role; only admins may (actor None means the command line)."""
+    if actor is not None and not policies.can_set_role(actor, target, role):
+        raise NotAllowed("Only admins can change roles, and not their own.")
+    target.role = Role(role)
+    db.session.flush()

@@ -1,0 +1,158 @@
+"""Configuration: defaults, then instance/config.py, then the environment, then test overrides."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ENV_PREFIX = "FANCAMPAIGN"
+
+
+class Defaults:
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled in from instance_path when unset
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    REDIS_URL: str | None = None
+
+    # Set by `fancampaign demo`: a generated secret key, mail sent at once, demo banner.
+    DEMO = False
+
+    # Sessions and cookies.
+    SECURE_COOKIES: bool | None = None  # None: on in production (served over HTTPS)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+    WTF_CSRF_TIME_LIMIT = 4 * 3600
+
+    # Request limits: large enough for a 5 MB cover image, small enough to refuse abuse.
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
+
+    # Mail: "console" prints whole messages to the log; "smtp" sends them.
+    MAIL_BACKEND = "console"
+    MAIL_SEND_IMMEDIATELY: bool | None = None  # None: at once in demo and tests, else by the worker
+    MAIL_FROM = "fancampaign <noreply@localhost>"
+    MAIL_SMTP_HOST = "localhost"
+    MAIL_SMTP_PORT = 25
+    MAIL_SMTP_USERNAME: str | None = None
+    MAIL_SMTP_PASSWORD: str | None = None
+    MAIL_SMTP_STARTTLS = False
+    MAIL_MAX_ATTEMPTS = 8
+
+    # The absolute base for links in emails and feeds when no request is at hand.
+    BASE_URL = "http://localhost:5000"
+    SITE_NAME = "fancampaign"
+
+    # Tokens.
+    CONFIRM_TOKEN_MAX_AGE = 7 * 24 * 3600
+    RESET_TOKEN_MAX_AGE = 3600
+
+    # Rate limits (Flask-Limiter syntax). Memory by default, Redis when REDIS_URL is set.
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_LOGIN = "10 per minute;50 per hour"
+    RATELIMIT_REGISTER = "5 per hour;20 per day"
+    RATELIMIT_RESET = "5 per hour"
+    RATELIMIT_POSTS = "30 per hour"
+    RATELIMIT_THREADS = "10 per day"
+    RATELIMIT_REPORTS = "20 per hour"
+    RATELIMIT_SIGN = "30 per hour"
+    RATELIMIT_API = "300 per minute"
+    # Accounts younger than this get the tighter "new account" limits above.
+    NEW_ACCOUNT_AGE = timedelta(days=3)
+
+    # Moderation.
+    AUTO_HIDE_REPORTS = 3
+
+    # Uploads (cover images) live here; served by the app with long cache headers.
+    UPLOAD_FOLDER: str | None = None
+    UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+
+    PER_PAGE = 20
+
+
+def _env_overrides(app: Flask) -> None:
+    # FANCAMPAIGN_FOO=... sets FOO (values parsed as JSON when they parse: 1, true, "x").
+    app.config.from_prefixed_env(ENV_PREFIX)
+    env = os.environ
+    if env.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(env["DATABASE_URL"])
+    if env.get("REDIS_URL"):
+        app.config["REDIS_URL"] = env["REDIS_URL"]
+    if env.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = env["SECRET_KEY"]
+
+
+def _normalise_db_url(url: str) -> str:
+    # Hosting platforms hand out postgres:// URLs; we speak psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_production(app: Flask) -> bool:
+    """Production is anything that is not debug, testing or the demo."""
+    return not (app.debug or app.testing or app.config.get("DEMO"))
+
+
+def _secret_key_file(app: Flask) -> Path:
+    return Path(app.instance_path) / "secret_key"
+
+
+def ensure_demo_secret_key(instance_path: str) -> str:
+    """Generate the demo's secret key once and keep it in instance/."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill app.config in order: defaults, instance file, environment, test overrides."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    _env_overrides(app)
+    if test_config:
+        app.config.update(test_config)
+
+    if not app.config.get("SECRET_KEY"):
+        key_file = _secret_key_file(app)
+        if app.config.get("DEMO"):
+            app.config["SECRET_KEY"] = ensure_demo_secret_key(app.instance_path)
+        elif key_file.exists():
+            app.config["SECRET_KEY"] = key_file.read_text().strip()
+        elif not is_production(app):
+            app.config["SECRET_KEY"] = secrets.token_hex(32)
+        else:
+            raise RuntimeError(
+                "SECRET_KEY is not set. In production set the SECRET_KEY environment variable "
+                "(for example: export SECRET_KEY=$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))')), or run `fancampaign demo` to try it out."
+            )
+
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        db_path = Path(app.instance_path) / "fancampaign.db"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
+    if not app.config.get("UPLOAD_FOLDER"):
+        app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
+    if app.config.get("MAIL_SEND_IMMEDIATELY") is None:
+        app.config["MAIL_SEND_IMMEDIATELY"] = bool(app.config.get("DEMO") or app.testing)
+
+    secure = app.config.get("SECURE_COOKIES")
+    if secure is None:
+        secure = is_production(app)
+    app.config["SESSION_COOKIE_SECURE"] = bool(secure)
+    app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)

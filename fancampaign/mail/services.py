@@ -1,0 +1,149 @@
+"""Queue mail in the caller's transaction; send it later (worker) or at once (demo, tests)."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from fancampaign.extensions import db, utcnow
+from fancampaign.mail.models import OutboxMessage
+
+log = logging.getLogger("fancampaign.mail")
+
+
+def queue_email(
+    to: str, subject: str, body: str, *, dedupe_key: str | None = None
+) -> OutboxMessage:
+    """Store a message in the outbox (flushed, not committed). A repeated dedupe_key is a no-op."""
+    if dedupe_key is not None:
+        existing = db.session.scalar(
+            sa.select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
+        if existing is not None:
+            return existing
+    message = OutboxMessage(to=to, subject=subject[:200], body=body, dedupe_key=dedupe_key)
+    db.session.add(message)
+    db.session.flush()
+    _pending_ids().append(message.id)
+    return message
+
+
+def _pending_ids() -> list[int]:
+    # Messages queued in this request, sent after its commit when MAIL_SEND_IMMEDIATELY is on.
+    from flask import g, has_app_context
+
+    if not has_app_context():
+        return []
+    if "mail_pending" not in g:
+        g.mail_pending = []
+    return g.mail_pending
+
+
+def render_message(message: OutboxMessage, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.to
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    return email
+
+
+def deliver(message: OutboxMessage) -> None:
+    """Hand one message to the configured backend; raises on failure."""
+    config = current_app.config
+    email = render_message(message, config["MAIL_FROM"])
+    backend = config["MAIL_BACKEND"]
+    if backend == "console":
+        log.warning("\n----- email -----\n%s----- end of email -----", email.as_string())
+        print(f"\n----- email -----\n{email.as_string()}----- end of email -----", flush=True)
+    elif backend == "smtp":
+        with smtplib.SMTP(config["MAIL_SMTP_HOST"], config["MAIL_SMTP_PORT"], timeout=30) as smtp:
+            if config["MAIL_SMTP_STARTTLS"]:
+                smtp.starttls()
+            if config["MAIL_SMTP_USERNAME"]:
+                smtp.login(config["MAIL_SMTP_USERNAME"], config["MAIL_SMTP_PASSWORD"] or "")
+            smtp.send_message(email)
+    elif backend == "memory":
+        current_app.extensions.setdefault("mail_outbox", []).append(email)
+    else:
+        raise RuntimeError(f"unknown MAIL_BACKEND {backend!r}")
+
+
+def send_due(limit: int = 100) -> tuple[int, int]:
+    """Send due messages, oldest first; failures are retried later with backoff, never lost.
+
+    Returns (sent, failed). Commits after each message so a crash loses nothing.
+    """
+    now = utcnow()
+    query = (
+        sa.select(OutboxMessage)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    if db.engine.dialect.name == "postgresql":
+        # Several workers can run at once: each takes its own rows.
+        query = query.with_for_update(skip_locked=True)
+    messages = list(db.session.scalars(query))
+    return _send(messages)
+
+
+def send_ids(ids: list[int]) -> tuple[int, int]:
+    """Send the given (just committed) messages now."""
+    if not ids:
+        return 0, 0
+    messages = list(
+        db.session.scalars(
+            sa.select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.sent_at.is_(None))
+            .order_by(OutboxMessage.id)
+        )
+    )
+    return _send(messages)
+
+
+def _send(messages: list[OutboxMessage]) -> tuple[int, int]:
+    sent = failed = 0
+    max_attempts = current_app.config["MAIL_MAX_ATTEMPTS"]
+    for message in messages:
+        message.attempts += 1
+        try:
+            deliver(message)
+        except Exception as exc:  # any backend failure: keep the message, try again later
+            failed += 1
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if message.attempts >= max_attempts:
+                message.failed_at = utcnow()
+            else:
+                message.next_attempt_at = utcnow() + timedelta(seconds=30 * 2**message.attempts)
+            log.warning("mail %s to %s failed: %s", message.id, message.to, message.last_error)
+        else:
+            sent += 1
+            message.sent_at = utcnow()
+            message.last_error = None
+        db.session.commit()
+    return sent, failed
+
+
+def flush_after_commit(response: Any = None) -> Any:
+    """After a request that committed, send what it queued when sending at once is on."""
+    from flask import g
+
+    ids = g.pop("mail_pending", None)
+    if ids and current_app.config.get("MAIL_SEND_IMMEDIATELY"):
+        try:
+            send_ids(ids)
+        except Exception:  # the messages stay in the outbox for the worker
+            log.exception("immediate send failed; the worker will retry")
+            db.session.rollback()
+    return response

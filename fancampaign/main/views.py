@@ -1,0 +1,44 @@
+"""The front page, health check and uploaded files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
+
+from fancampaign import signals
+from fancampaign.extensions import db
+from fancampaign.main import models  # noqa: F401  (the site-wide tables)
+
+bp = Blueprint("main", __name__)
+
+
+@bp.route("/")
+def index() -> Any:
+    sections = sorted(
+        (
+            result
+            for _r, result in signals.home_sections.send(current_app._get_current_object())
+            if result
+        ),
+        key=lambda s: s[0],
+    )
+    return render_template("main/index.html", sections=sections)
+
+
+@bp.route("/healthz")
+def healthz() -> Any:
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database=False), 503
+    return jsonify(status="ok", database=True)
+
+
+@bp.route("/uploads/<path:filename>")
+def upload(filename: str) -> Any:
+    response = send_from_directory(current_app.config["UPLOAD_FOLDER"], filename, max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

@@ -1,0 +1,76 @@
+"""Tell people what happened to them: in the app, and by email when they asked for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from fancampaign.accounts.models import User
+from fancampaign.extensions import db, utcnow
+from fancampaign.mail.services import queue_email
+from fancampaign.notifications.models import Notification
+
+# Kinds that are always emailed (decisions about you), whatever the notification setting.
+ALWAYS_EMAILED = {"moderation"}
+
+
+def notify(
+    user: User,
+    kind: str,
+    text: str,
+    url: str = "",
+    *,
+    actor: User | None = None,
+    email_body: str | None = None,
+    base_url: str = "",
+) -> Notification | None:
+    """Add an in-app notification (never to the actor themselves or to deleted accounts)."""
+    if user.is_deleted or (actor is not None and actor.id == user.id):
+        return None
+    notification = Notification(
+        user_id=user.id,
+        kind=kind,
+        text=text[:500],
+        url=url[:500],
+        actor_id=actor.id if actor else None,
+    )
+    db.session.add(notification)
+    wants_email = user.notify_by_email or kind in ALWAYS_EMAILED
+    if wants_email and user.email and user.is_confirmed:
+        body = email_body or f"{text}\n\n{base_url}{url}\n"
+        queue_email(user.email, text[:200], body)
+    db.session.flush()
+    return notification
+
+
+def unread_count(user: Any) -> int:
+    """How many unread notifications the user has."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def mark_read(user: User, notification_id: int | None = None) -> int:
+    """Mark one notification (or all) as read; returns how many changed."""
+    stmt = sa.update(Notification).where(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    )
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    result = db.session.execute(stmt.values(read_at=utcnow()))
+    return result.rowcount or 0
+
+
+def list_for(user: User) -> sa.Select[tuple[Notification]]:
+    """The user's notifications, newest first."""
+    return (
+        sa.select(Notification)
+        .where(Notification.user_id == user.id)
+        .order_by(Notification.id.desc())
+    )

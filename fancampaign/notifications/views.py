@@ -1,0 +1,40 @@
+"""The user's notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from fancampaign.extensions import db
+from fancampaign.forms import BaseForm
+from fancampaign.guards import login_required
+from fancampaign.notifications import services
+from fancampaign.web import safe_next
+
+bp = Blueprint("notifications", __name__)
+
+
+@bp.route("/notifications", methods=["GET", "POST"])
+@login_required
+def index() -> Any:
+    form = BaseForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            flash("The form expired; please try again.", "error")
+            return redirect(url_for("notifications.index"))
+        raw_id = request.form.get("id", "")
+        notification_id = int(raw_id) if raw_id.isdigit() else None
+        services.mark_read(current_user, notification_id)
+        db.session.commit()
+        target = request.form.get("next")
+        if notification_id is not None and target:
+            return redirect(safe_next(target, url_for("notifications.index")))
+        flash("Marked as read.", "success")
+        return redirect(url_for("notifications.index"))
+    page = request.args.get("page", 1, type=int)
+    pagination = db.paginate(
+        services.list_for(current_user), page=page, per_page=30, error_out=False
+    )
+    return render_template("notifications/index.html", pagination=pagination, form=form)

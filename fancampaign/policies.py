@@ -1,0 +1,211 @@
+"""Who may do what: one definition of each permission, used by services, guards and templates.
+
+Pure predicates: `user` is a User or Flask-Login's anonymous user (is_authenticated False);
+no Flask imports, no queries. A service enforces these; a guard uses them for an early 403;
+a template calls the same function to hide a button.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fancampaign.accounts.models import Role
+
+# What `role_at_least` compares: member < organiser < moderator < admin.
+RANKS = {role: role.rank for role in Role}
+
+
+def is_member(user: Any) -> bool:
+    """A logged-in, active account."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def role_at_least(user: Any, role: Role) -> bool:
+    """The user is logged in and holds `role` or a higher one."""
+    return is_member(user) and RANKS[Role(user.role)] >= RANKS[role]
+
+
+def is_organiser(user: Any) -> bool:
+    """Organisers, moderators and admins."""
+    return role_at_least(user, Role.ORGANISER)
+
+
+def can_moderate(user: Any) -> bool:
+    """Moderators and admins."""
+    return role_at_least(user, Role.MODERATOR)
+
+
+def can_admin(user: Any) -> bool:
+    """Admins only."""
+    return role_at_least(user, Role.ADMIN)
+
+
+def can_participate(user: Any) -> bool:
+    """Post, sign, report, start petitions: logged in, confirmed, not suspended or banned."""
+    return is_member(user) and user.is_confirmed and not user.is_suspended
+
+
+def participation_problem(user: Any) -> str | None:
+    """Why `can_participate` says no, in words for the user; None when it says yes."""
+    if not is_member(user):
+        return "Please log in first."
+    if user.is_suspended:
+        return "Your account is suspended, so you cannot do this for now."
+    if not user.is_confirmed:
+        return "Please confirm your email address first: we sent you a link."
+    return None
+
+
+# Accounts -------------------------------------------------------------------------------
+
+
+def can_set_role(actor: Any, target: Any, role: Role) -> bool:
+    """Only admins change roles, and not their own."""
+    return can_admin(actor) and actor.id != target.id
+
+
+def can_sanction(actor: Any, target: Any) -> bool:
+    """Moderators sanction members and organisers; never admins, never themselves."""
+    if not can_moderate(actor) or actor.id == target.id:
+        return False
+    if can_admin(actor):
+        return Role(target.role) != Role.ADMIN
+    return RANKS[Role(target.role)] < RANKS[Role.MODERATOR]
+
+
+# Forum ----------------------------------------------------------------------------------
+
+
+def can_see_hidden(user: Any, item: Any) -> bool:
+    """Hidden content is visible to moderators, and (marked as hidden) to its author."""
+    if not getattr(item, "is_hidden", False):
+        return True
+    return can_moderate(user) or (is_member(user) and item.author_id == user.id)
+
+
+def can_start_thread(user: Any, category: Any) -> bool:
+    """Participants start threads; categories marked staff-only take them from organisers up."""
+    if not can_participate(user):
+        return False
+    return not getattr(category, "is_staff_only", False) or is_organiser(user)
+
+
+def can_reply(user: Any, thread: Any) -> bool:
+    """Participants reply to open threads; locked threads take replies from moderators only."""
+    if not can_participate(user):
+        return False
+    if thread.is_locked or getattr(thread, "is_hidden", False):
+        return can_moderate(user)
+    return True
+
+
+def can_edit_post(user: Any, post: Any) -> bool:
+    """Authors edit their own live posts; moderators edit any."""
+    if can_moderate(user):
+        return True
+    return (
+        can_participate(user)
+        and post.author_id == user.id
+        and not post.is_deleted
+        and not post.is_hidden
+    )
+
+
+def can_delete_post(user: Any, post: Any) -> bool:
+    """Authors delete their own posts; moderators delete any."""
+    if can_moderate(user):
+        return True
+    return is_member(user) and post.author_id == user.id and not post.is_deleted
+
+
+def can_like(user: Any, post: Any) -> bool:
+    """Participants like other people's visible posts."""
+    return (
+        can_participate(user)
+        and post.author_id != user.id
+        and not post.is_hidden
+        and not post.is_deleted
+    )
+
+
+def can_manage_categories(user: Any) -> bool:
+    """Admins manage forum categories."""
+    return can_admin(user)
+
+
+# News -----------------------------------------------------------------------------------
+
+
+def can_write_news(user: Any) -> bool:
+    """Organisers and above write and publish news."""
+    return is_organiser(user) and not user.is_suspended
+
+
+def can_edit_news(user: Any, post: Any) -> bool:
+    """Organisers and admins edit news posts."""
+    return can_write_news(user)
+
+
+def can_see_news(user: Any, post: Any) -> bool:
+    """Published posts are public; drafts and scheduled posts are for organisers."""
+    return post.is_published or can_write_news(user)
+
+
+# Petitions ------------------------------------------------------------------------------
+
+
+def can_start_petition(user: Any) -> bool:
+    """Participants start petitions (members' wait for review)."""
+    return can_participate(user)
+
+
+def opens_petition_at_once(user: Any) -> bool:
+    """Organisers' petitions open at once; a member's waits in the moderation queue."""
+    return is_organiser(user)
+
+
+def can_manage_petition(user: Any, petition: Any) -> bool:
+    """Organisers and above manage any petition; a creator edits their own while not open."""
+    if is_organiser(user):
+        return True
+    return (
+        is_member(user)
+        and petition.creator_id == user.id
+        and petition.status
+        in (
+            "draft",
+            "pending",
+        )
+    )
+
+
+def can_see_petition(user: Any, petition: Any) -> bool:
+    """Open, closed and won petitions are public; others are for their creator and staff."""
+    if petition.status in ("open", "closed", "won"):
+        return True
+    return (
+        can_moderate(user)
+        or is_organiser(user)
+        or (is_member(user) and petition.creator_id == user.id)
+    )
+
+
+def can_export_signatures(user: Any, petition: Any) -> bool:
+    """Organisers and above export signatures for delivery."""
+    return is_organiser(user)
+
+
+def can_review_petition(user: Any, petition: Any) -> bool:
+    """Moderators approve or reject pending petitions."""
+    return can_moderate(user) and petition.status == "pending"
+
+
+# Moderation -----------------------------------------------------------------------------
+
+
+def can_report(user: Any, item: Any | None = None) -> bool:
+    """Participants report what others wrote (not their own)."""
+    if not can_participate(user):
+        return False
+    author_id = getattr(item, "author_id", None) if item is not None else None
+    return author_id is None or author_id != user.id

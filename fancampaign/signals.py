@@ -1,0 +1,19 @@
+"""Signals that let one area react to another without importing it."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# sender: the User being erased (before the row is anonymised). Receivers anonymise their data.
+account_deleting = _signals.signal("account-deleting")
+# sender: the User; receivers return (key, json-able data) for "export my data".
+account_exporting = _signals.signal("account-exporting")
+# sender: the User whose email was just confirmed; receivers claim guest data (signatures).
+email_confirmed = _signals.signal("email-confirmed")
+# sender: the profile's User, kwargs viewer=current user. Receivers return
+# (order, template_name, context) for a section of the profile page.
+profile_sections = _signals.signal("profile-sections")
+# sender: the app. Receivers return (order, template_name, context) for a block of the home page.
+home_sections = _signals.signal("home-sections")

@@ -1,0 +1,47 @@
+"""Small helpers shared by the views: form errors, safe redirects, absolute URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template, request
+
+from fancampaign.errors import DomainError
+from fancampaign.extensions import db
+
+
+def base_url() -> str:
+    """The site's absolute root for links in emails: the request's host, else BASE_URL."""
+    if request:
+        return request.host_url.rstrip("/")
+    return current_app.config["BASE_URL"].rstrip("/")
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths are followed after login (no open redirects)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def attach_error(form: Any, err: DomainError, field: str | None = None) -> None:
+    """Put a service's refusal next to the field it is about (or at the top of the form)."""
+    db.session.rollback()
+    if field and field in form._fields:
+        form._fields[field].errors = [*list(form._fields[field].errors or []), err.message]
+    else:
+        form.form_errors.append(err.message)
+
+
+def render_form(template: str, status: int = 200, **context: Any) -> Any:
+    """Render a page with a form: 200 when shown, 400 when it comes back with errors."""
+    forms = [v for v in context.values() if hasattr(v, "errors") and hasattr(v, "_fields")]
+    if request.method == "POST" and any(f.errors or f.form_errors for f in forms):
+        status = 400 if status == 200 else status
+    return render_template(template, **context), status

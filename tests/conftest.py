@@ -1,0 +1,126 @@
+"""The test kit: an app on an empty database (SQLite, or TEST_DATABASE_URL), a client, login."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from fancampaign import create_app
+from fancampaign.extensions import db, limiter
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("REDIS_URL")
+
+
+def make_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "MAIL_BACKEND": "memory",
+        "MAIL_SEND_IMMEDIATELY": True,
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "SERVER_NAME": "localhost",
+        "BASE_URL": "http://localhost",
+    }
+    if REDIS_URL:
+        config["REDIS_URL"] = REDIS_URL
+        config["RATELIMIT_KEY_PREFIX"] = f"fctest-{os.getpid()}-{tmp_path.name}"
+    config.update(overrides)
+    return config
+
+
+_schema_ready: set[str] = set()
+
+
+def reset_database(app: Flask) -> None:
+    """Start every test from an empty database with the current schema."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "postgresql":
+            if url not in _schema_ready:
+                with engine.begin() as conn:
+                    conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+                    conn.execute(sa.text("CREATE SCHEMA public"))
+                db.create_all()
+                _schema_ready.add(url)
+            else:
+                tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+                with engine.begin() as conn:
+                    conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            db.create_all()
+        if hasattr(db, "_search_setup"):
+            db._search_setup()
+
+
+@pytest.fixture
+def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    overrides = getattr(request, "param", None) or {}
+    marker = request.node.get_closest_marker("config")
+    if marker:
+        overrides = {**overrides, **marker.kwargs}
+    app = create_app(make_config(tmp_path, **overrides))
+    reset_database(app)
+    if app.config.get("RATELIMIT_ENABLED"):
+        with app.app_context():
+            limiter.reset()
+    ctx = app.app_context()
+    ctx.push()
+    try:
+        yield app
+    finally:
+        db.session.remove()
+        ctx.pop()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app: Flask) -> list[Any]:
+    """Mail sent during the test (the memory backend)."""
+    return app.extensions.setdefault("mail_outbox", [])
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Any:
+    """login(user) logs the test client in as that user (no form round trip)."""
+
+    def _login(user: Any) -> Any:
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return user
+
+    return _login
+
+
+def links_in(message: Any) -> list[str]:
+    """The http(s) links in an email."""
+    body = message.get_content() if hasattr(message, "get_content") else str(message)
+    return re.findall(r"https?://\S+", body)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "config(**kw): app config overrides for this test")

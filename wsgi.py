@@ -1,0 +1,3 @@
+from fancampaign import create_app
+
+app = create_app()
