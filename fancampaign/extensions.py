@@ -89,3 +89,10 @@ def configure_sqlite(app: Flask) -> None:
     def _on_begin(conn: Any) -> None:
         immediate = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Write our UTC column type into migrations as a plain timezone-aware DateTime."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

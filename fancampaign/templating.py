@@ -9,9 +9,10 @@ from typing import Any
 from flask import Flask
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 
 from fancampaign import policies
-from fancampaign.extensions import utcnow
+from fancampaign.extensions import db, utcnow
 
 
 def timeago(value: datetime | None) -> str:
@@ -57,8 +58,12 @@ def register(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         unread = 0
-        if current_user.is_authenticated:
-            from fancampaign.notifications.services import unread_count
+        try:
+            if current_user.is_authenticated:
+                from fancampaign.notifications.services import unread_count
 
-            unread = unread_count(current_user)
+                unread = unread_count(current_user)
+        except SQLAlchemyError:
+            # An error page during a database outage must still render.
+            db.session.rollback()
         return {"unread_notifications": unread, "site_name": app.config["SITE_NAME"]}

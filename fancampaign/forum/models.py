@@ -1,0 +1,153 @@
+"""Forum tables: categories, threads, posts, their revisions and likes.
+
+Counters are denormalised and kept exact by the services (see forum/services.py):
+- Thread.reply_count counts the thread's *visible* replies: posts other than the first that
+  are neither hidden (by moderation or held for review) nor deleted by their author. Like
+  Discourse, hidden posts do not count.
+- Thread.post_count counts the thread's visible posts, the first one included.
+- Category.thread_count counts its visible (not hidden) threads; Category.post_count is the sum
+  of their post_count.
+- Thread.last_activity_at is the time of the latest visible post (the thread's creation at
+  least); it orders the listings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fancampaign.accounts.models import User
+from fancampaign.extensions import db, utcnow
+
+MAX_TITLE = 150
+MAX_BODY = 50_000
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    description: Mapped[str] = mapped_column(sa.String(500), default="")
+    position: Mapped[int] = mapped_column(default=0, index=True)
+    # Only organisers and up start threads here (Announcements).
+    is_staff_only: Mapped[bool] = mapped_column(default=False)
+    thread_count: Mapped[int] = mapped_column(default=0)
+    post_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Category {self.slug}>"
+
+
+class Thread(db.Model):
+    __tablename__ = "threads"
+    __table_args__ = (
+        # The category listing: pinned first, then the latest activity.
+        sa.Index("ix_threads_category_listing", "category_id", "is_pinned", "last_activity_at"),
+        # The latest activity of a category (the /forum index), and the home page.
+        sa.Index("ix_threads_category_activity", "category_id", "last_activity_at"),
+        sa.Index("ix_threads_activity", "last_activity_at"),
+        sa.Index("ix_threads_author", "author_id", "created_at"),
+        sa.UniqueConstraint("subject_kind", "subject_id", name="uq_threads_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"))
+    title: Mapped[str] = mapped_column(sa.String(MAX_TITLE))
+    slug: Mapped[str] = mapped_column(sa.String(80), default="")
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    is_pinned: Mapped[bool] = mapped_column(default=False)
+    is_locked: Mapped[bool] = mapped_column(default=False)
+    is_hidden: Mapped[bool] = mapped_column(default=False)
+    hidden_reason: Mapped[str] = mapped_column(sa.String(30), default="")
+    reply_count: Mapped[int] = mapped_column(default=0)
+    # Visible posts, the first one included (sums to Category.post_count).
+    post_count: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The latest visible post's author (shown in the listings), kept with last_activity_at.
+    last_poster_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # A discussion of a news post or a petition ("news" / "petition" and its id).
+    subject_kind: Mapped[str | None] = mapped_column(sa.String(20))
+    subject_id: Mapped[int | None]
+
+    category: Mapped[Category] = relationship()
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+    last_poster: Mapped[User | None] = relationship(foreign_keys=[last_poster_id])
+
+    def __repr__(self) -> str:
+        return f"<Thread {self.id} {self.title!r}>"
+
+
+class Post(db.Model):
+    __tablename__ = "posts"
+    __table_args__ = (
+        sa.Index("ix_posts_thread", "thread_id", "id"),
+        sa.Index("ix_posts_author", "author_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(sa.ForeignKey("threads.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    is_first: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(sa.Text)
+    # Sanitised HTML rendered once, on write.
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+    is_hidden: Mapped[bool] = mapped_column(default=False)
+    # "held" (watched words, waiting for review) or what moderation sets.
+    hidden_reason: Mapped[str] = mapped_column(sa.String(30), default="")
+    is_deleted: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None]
+    like_count: Mapped[int] = mapped_column(default=0)
+
+    thread: Mapped[Thread] = relationship()
+    author: Mapped[User | None] = relationship()
+
+    @property
+    def is_held(self) -> bool:
+        return self.is_hidden and self.hidden_reason == "held"
+
+    @property
+    def is_visible(self) -> bool:
+        return not self.is_hidden and not self.is_deleted
+
+    def __repr__(self) -> str:
+        return f"<Post {self.id} in {self.thread_id}>"
+
+
+class PostRevision(db.Model):
+    """A previous version of an edited post, kept for moderators."""
+
+    __tablename__ = "post_revisions"
+    __table_args__ = (sa.Index("ix_post_revisions_post", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"))
+    editor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    # When this version was written (the post's creation or its previous edit).
+    written_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    editor: Mapped[User | None] = relationship()
+
+
+class PostLike(db.Model):
+    __tablename__ = "post_likes"
+    __table_args__ = (
+        sa.UniqueConstraint("post_id", "user_id", name="uq_post_likes_post_user"),
+        sa.Index("ix_post_likes_user", "user_id", "post_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

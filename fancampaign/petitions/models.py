@@ -1,0 +1,180 @@
+"""Petitions and their signatures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fancampaign.accounts.models import User
+from fancampaign.extensions import db, utcnow
+from fancampaign.forum import models as _forum_models  # noqa: F401  (threads, for the FK)
+
+STATUSES = ("draft", "pending", "open", "closed", "won", "rejected")
+# Public statuses: what visitors may see.
+PUBLIC_STATUSES = ("open", "closed", "won")
+# Once a goal is reached the page aims at the next of these (as change.org does).
+MILESTONES = (100, 500, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000)
+REASON_MAX = 500
+
+
+def next_milestone(count: int) -> int:
+    """The first milestone above `count` (past the table: the next multiple of a million)."""
+    for milestone in MILESTONES:
+        if milestone > count:
+            return milestone
+    return (count // 1_000_000 + 1) * 1_000_000
+
+
+class Petition(db.Model):
+    __tablename__ = "petitions"
+    __table_args__ = (
+        sa.Index("ix_petitions_status_count", "status", "signature_count"),
+        sa.Index("ix_petitions_status_opened", "status", "opened_at"),
+        sa.Index("ix_petitions_creator", "creator_id", "created_at"),
+        sa.CheckConstraint("signature_count >= 0", name="count_not_negative"),
+        sa.CheckConstraint("goal > 0", name="goal_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(90), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(150))
+    summary: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text, default="")
+    body_html: Mapped[str] = mapped_column(sa.Text, default="")
+    target: Mapped[str] = mapped_column(sa.String(200))
+    goal: Mapped[int] = mapped_column(default=1000)
+    deadline: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(10), default="draft")
+    creator_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # Exact and O(1): changed with `+ 1` / `- 1` in the transaction that confirms or removes
+    # a signature; `fancampaign recount` checks it against the rows.
+    signature_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    victory_note: Mapped[str] = mapped_column(sa.Text, default="")
+    rejection_reason: Mapped[str] = mapped_column(sa.Text, default="")
+    thread_id: Mapped[int | None] = mapped_column(sa.ForeignKey("threads.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    creator: Mapped[User | None] = relationship(lazy="joined", innerjoin=False)
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self.deadline is not None and self.deadline <= utcnow()
+
+    @property
+    def effective_status(self) -> str:
+        """The status as people see it: an open petition past its deadline is closed."""
+        if self.status == "open" and self.deadline_passed:
+            return "closed"
+        return self.status
+
+    @property
+    def is_open(self) -> bool:
+        """Takes signatures: open and not past its deadline."""
+        return self.effective_status == "open"
+
+    @property
+    def effective_closed_at(self) -> datetime | None:
+        if self.status == "open" and self.deadline_passed:
+            return self.deadline
+        return self.closed_at
+
+    @property
+    def is_public(self) -> bool:
+        return self.status in PUBLIC_STATUSES
+
+    @property
+    def display_goal(self) -> int:
+        """The goal shown: the creator's, then the next milestone once it is reached."""
+        if self.signature_count < self.goal:
+            return self.goal
+        return next_milestone(self.signature_count)
+
+    @property
+    def goal_raised(self) -> bool:
+        return self.display_goal != self.goal
+
+    @property
+    def author_id(self) -> int | None:
+        # For policies.can_report and friends, which look for `author_id`.
+        return self.creator_id
+
+    @classmethod
+    def open_clause(cls, now: datetime | None = None) -> sa.ColumnElement[bool]:
+        """SQL for "takes signatures": status open and the deadline (if any) still ahead."""
+        now = now or utcnow()
+        return sa.and_(cls.status == "open", sa.or_(cls.deadline.is_(None), cls.deadline > now))
+
+    @classmethod
+    def closed_clause(cls, now: datetime | None = None) -> sa.ColumnElement[bool]:
+        """SQL for "closed": closed by hand, or open with the deadline passed."""
+        now = now or utcnow()
+        return sa.or_(
+            cls.status == "closed",
+            sa.and_(cls.status == "open", cls.deadline.is_not(None), cls.deadline <= now),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Petition {self.slug}>"
+
+
+class Signature(db.Model):
+    """A member's signature (user_id), or a guest's (name + normalised email).
+
+    Counts once confirmed_at is set: at once for members, after the emailed link for guests.
+    When an account is deleted its signatures stay counted but lose the person (user_id,
+    name and email cleared): the petition's figure stays true, nothing points back at them.
+    """
+
+    __tablename__ = "signatures"
+    __table_args__ = (
+        sa.UniqueConstraint("petition_id", "user_id", name="uq_signatures_petition_user"),
+        sa.UniqueConstraint("petition_id", "email_normalised", name="uq_signatures_petition_email"),
+        sa.Index("ix_signatures_petition_confirmed", "petition_id", "confirmed_at"),
+        sa.Index("ix_signatures_user", "user_id", "created_at"),
+        sa.Index("ix_signatures_email", "email_normalised"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(sa.String(100), default="")
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    email_normalised: Mapped[str | None] = mapped_column(sa.String(254))
+    country: Mapped[str | None] = mapped_column(sa.String(2))
+    reason: Mapped[str] = mapped_column(sa.String(REASON_MAX), default="")
+    reason_hidden: Mapped[bool] = mapped_column(default=False)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    keep_updated: Mapped[bool] = mapped_column(default=False)
+    confirmed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    petition: Mapped[Petition] = relationship(lazy="raise_on_sql")
+    user: Mapped[User | None] = relationship(lazy="raise_on_sql")
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+    @property
+    def author_id(self) -> int | None:
+        # For policies.can_report: people do not report their own reasons.
+        return self.user_id
+
+    @property
+    def display_name(self) -> str:
+        """The name shown publicly: theirs if they chose so, else "Anonymous"."""
+        if not self.is_public:
+            return "Anonymous"
+        if self.user is not None and self.user_id is not None:
+            return self.user.name
+        return self.name or "Anonymous"
+
+    def __repr__(self) -> str:
+        return f"<Signature {self.id} on {self.petition_id}>"
