@@ -56,6 +56,7 @@ def _init_extensions(app: Flask) -> None:
         configure_sqlite,
         csrf,
         db,
+        include_in_migrations,
         limiter,
         login_manager,
         migrate,
@@ -71,6 +72,7 @@ def _init_extensions(app: Flask) -> None:
         render_as_batch=True,
         compare_type=True,
         render_item=render_migration_item,
+        include_object=include_in_migrations,
     )
     csrf.init_app(app)
     if app.config.get("REDIS_URL") and not app.config.get("RATELIMIT_STORAGE_URI"):

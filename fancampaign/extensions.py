@@ -96,3 +96,12 @@ def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | b
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def include_in_migrations(
+    obj: Any, name: str | None, type_: str, reflected: bool, other: Any
+) -> bool:
+    """Autogenerate ignores the full-text search objects, which the migration makes by DDL."""
+    from fancampaign.search.backend import is_search_object
+
+    return not is_search_object(name or "", type_)

@@ -47,11 +47,14 @@ class Thread(db.Model):
     __tablename__ = "threads"
     __table_args__ = (
         # The category listing: pinned first, then the latest activity.
-        sa.Index("ix_threads_category_listing", "category_id", "is_pinned", "last_activity_at"),
+        sa.Index(
+            "ix_threads_category_listing", "category_id", "is_pinned", "last_activity_at", "id"
+        ),
         # The latest activity of a category (the /forum index), and the home page.
         sa.Index("ix_threads_category_activity", "category_id", "last_activity_at"),
         sa.Index("ix_threads_activity", "last_activity_at"),
         sa.Index("ix_threads_author", "author_id", "created_at"),
+        sa.Index("ix_threads_hidden", "is_hidden", "category_id"),
         sa.UniqueConstraint("subject_kind", "subject_id", name="uq_threads_subject"),
     )
 

@@ -1,8 +1,347 @@
-from flask import Blueprint, render_template
+"""Forum pages: categories, threads, replies, edits, deletions, likes; category admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from fancampaign import policies, signals
+from fancampaign.errors import DomainError
+from fancampaign.extensions import db, limiter, utcnow
+from fancampaign.forum import discussions, forms, services
+from fancampaign.forum.models import Category, Post, Thread
+from fancampaign.guards import _to_login, admin_required, moderator_required
+from fancampaign.text import quote_markdown
+from fancampaign.web import attach_error, render_form, safe_next
 
 bp = Blueprint("forum", __name__)
 
+HELD_MESSAGE = "Thanks. Your post will appear once a moderator has reviewed it."
+
+
+# Rate limits: per user id, on POST only, for new accounts (staff and older accounts exempt).
+
+
+def _user_key() -> str:
+    return f"user:{current_user.get_id()}" if current_user.is_authenticated else "visitor"
+
+
+def _not_new_account() -> bool:
+    if not current_user.is_authenticated:
+        return True  # visitors are sent to log in
+    if policies.is_organiser(current_user):
+        return True
+    age: timedelta = current_app.config["NEW_ACCOUNT_AGE"]
+    return current_user.created_at <= utcnow() - age
+
+
+def _limit(name: str) -> Any:
+    return limiter.limit(
+        lambda: current_app.config[name],
+        key_func=_user_key,
+        methods=["POST"],
+        exempt_when=_not_new_account,
+    )
+
+
+def _page_arg() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _post_location(post: Post) -> str:
+    page = services.page_of(post, current_user)
+    return url_for(
+        "forum.thread",
+        thread_id=post.thread_id,
+        slug=post.thread.slug or None,
+        page=page if page > 1 else None,
+        _anchor=f"post-{post.id}",
+    )
+
+
+# Reading ----------------------------------------------------------------------------------
+
 
 @bp.route("/forum")
-def index():
-    return render_template("placeholder.html", title="Forum")
+def index() -> Any:
+    categories = services.categories()
+    latest = services.latest_threads([c.id for c in categories])
+    return render_template("forum/index.html", categories=categories, latest=latest)
+
+
+@bp.route("/forum/<slug>")
+def category(slug: str) -> Any:
+    category = services.get_category(slug)
+    threads = services.threads_page(category, current_user, _page_arg())
+    return render_template("forum/category.html", category=category, threads=threads)
+
+
+def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
+    if request.args.get("page") == "last":
+        page = services.last_page(thread, current_user)
+    else:
+        page = _page_arg()
+    posts = services.posts_page(thread, current_user, page)
+    subject = discussions.load_subject(thread)
+    return render_form(
+        "forum/thread.html",
+        status=status,
+        thread=thread,
+        category=thread.category,
+        posts=posts,
+        liked=services.liked_ids(current_user, posts.items),
+        subject=subject,
+        form=form,
+        quote_markdown=quote_markdown,
+        # For the moderators' "move" tool (else its template loads them itself).
+        categories=services.categories() if policies.can_moderate(current_user) else None,
+    )
+
+
+@bp.route("/forum/t/<int:thread_id>")
+@bp.route("/forum/t/<int:thread_id>/<slug>")
+def thread(thread_id: int, slug: str | None = None) -> Any:
+    thread = services.get_thread(thread_id, current_user)
+    if slug is not None and thread.slug and slug != thread.slug:
+        # An old or mistyped slug: one canonical address per thread.
+        args = request.args.to_dict()
+        return redirect(url_for("forum.thread", thread_id=thread.id, slug=thread.slug, **args), 301)
+    form = forms.ReplyForm()
+    quote_id = request.args.get("quote", type=int)
+    if quote_id and policies.can_reply(current_user, thread):
+        try:
+            quoted = services.get_post(quote_id, current_user)
+        except DomainError:
+            quoted = None
+        if quoted is not None and quoted.thread_id == thread.id and quoted.is_visible:
+            form.body.data = quote_markdown(
+                quoted.author.username if quoted.author else "", quoted.body
+            )
+    return _render_thread(thread, form)
+
+
+@bp.route("/forum/p/<int:post_id>")
+def post(post_id: int) -> Any:
+    return redirect(_post_location(services.get_post(post_id, current_user)))
+
+
+# Writing ----------------------------------------------------------------------------------
+
+
+@bp.route("/forum/<slug>/new", methods=["GET", "POST"])
+@_limit("RATELIMIT_THREADS")
+def new_thread(slug: str) -> Any:
+    category = services.get_category(slug)
+    if not current_user.is_authenticated:
+        return _to_login()
+    if not policies.can_start_thread(current_user, category):
+        abort(
+            403,
+            policies.participation_problem(current_user)
+            or "Only organisers can start threads here.",
+        )
+    form = forms.ThreadForm()
+    if form.validate_on_submit():
+        try:
+            thread = services.create_thread(current_user, category, form.title.data, form.body.data)
+        except DomainError as err:
+            attach_error(form, err, "title" if "title" in err.message.lower() else "body")
+            return render_form(
+                "forum/new_thread.html", status=err.status_code, form=form, category=category
+            )
+        db.session.commit()
+        if thread.is_hidden:
+            flash(HELD_MESSAGE, "info")
+        else:
+            flash("Your thread is started.", "success")
+        return redirect(services.thread_url(thread))
+    return render_form("forum/new_thread.html", form=form, category=category)
+
+
+@bp.route("/forum/t/<int:thread_id>/reply", methods=["POST"])
+@_limit("RATELIMIT_POSTS")
+def reply(thread_id: int) -> Any:
+    thread = services.get_thread(thread_id, current_user)
+    if not current_user.is_authenticated:
+        return _to_login()
+    form = forms.ReplyForm()
+    if not form.validate_on_submit():
+        return _render_thread(thread, form)
+    try:
+        post = services.reply(current_user, thread, form.body.data)
+    except DomainError as err:
+        attach_error(form, err, "body")
+        return _render_thread(thread, form, status=err.status_code)
+    db.session.commit()
+    if post.is_hidden:
+        flash(HELD_MESSAGE, "info")
+    else:
+        flash("Your reply is posted.", "success")
+    fallback = _post_location(post)
+    target = safe_next(form.next.data, fallback)
+    if target != fallback and "#" not in target:
+        target = f"{target}#post-{post.id}"
+    return redirect(target)
+
+
+@bp.route("/forum/p/<int:post_id>/edit", methods=["GET", "POST"])
+def edit_post(post_id: int) -> Any:
+    post = services.get_post(post_id, current_user)
+    if not current_user.is_authenticated:
+        return _to_login()
+    if not policies.can_edit_post(current_user, post):
+        abort(403)
+    form = forms.EditPostForm(data={"body": post.body, "title": post.thread.title})
+    if form.validate_on_submit():
+        try:
+            services.edit_post(
+                current_user,
+                post,
+                form.body.data,
+                title=form.title.data if post.is_first else None,
+            )
+        except DomainError as err:
+            field = "title" if "title" in err.message.lower() else "body"
+            attach_error(form, err, field)
+            return render_form("forum/edit_post.html", status=err.status_code, form=form, post=post)
+        db.session.commit()
+        flash(HELD_MESSAGE if post.is_held else "Your changes are saved.", "success")
+        return redirect(_post_location(post))
+    return render_form("forum/edit_post.html", form=form, post=post)
+
+
+@bp.route("/forum/p/<int:post_id>/delete", methods=["POST"])
+def delete_post(post_id: int) -> Any:
+    post = services.get_post(post_id, current_user)
+    if not current_user.is_authenticated:
+        return _to_login()
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    services.delete_post(current_user, post)
+    db.session.commit()
+    flash("The post is deleted.", "success")
+    return redirect(_post_location(post))
+
+
+@bp.route("/forum/p/<int:post_id>/like", methods=["POST"])
+def like(post_id: int) -> Any:
+    post = services.get_post(post_id, current_user)
+    if not current_user.is_authenticated:
+        return _to_login()
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    liked = services.toggle_like(current_user, post)
+    db.session.commit()
+    flash("You like this post." if liked else "You no longer like this post.", "success")
+    return redirect(_post_location(post))
+
+
+@bp.route("/forum/p/<int:post_id>/revisions")
+@moderator_required
+def revisions(post_id: int) -> Any:
+    post = services.get_post(post_id, current_user)
+    return render_template("forum/revisions.html", post=post, revisions=services.revisions(post))
+
+
+# Categories (admins) ----------------------------------------------------------------------
+
+
+@bp.route("/forum/categories", methods=["GET", "POST"])
+@admin_required
+def categories() -> Any:
+    form = forms.CategoryForm()
+    if form.validate_on_submit():
+        try:
+            services.save_category(
+                current_user,
+                None,
+                name=form.name.data,
+                slug=form.slug.data or "",
+                description=form.description.data or "",
+                position=form.position.data,
+                is_staff_only=form.is_staff_only.data,
+            )
+        except DomainError as err:
+            attach_error(form, err, "slug" if "address" in err.message else "name")
+        else:
+            db.session.commit()
+            flash("The category is added.", "success")
+            return redirect(url_for("forum.categories"))
+    return render_form("forum/categories.html", form=form, categories=services.categories())
+
+
+@bp.route("/forum/categories/<int:category_id>/edit", methods=["GET", "POST"])
+@admin_required
+def edit_category(category_id: int) -> Any:
+    category = db.get_or_404(Category, category_id)
+    form = forms.CategoryForm(obj=category)
+    if form.validate_on_submit():
+        try:
+            services.save_category(
+                current_user,
+                category,
+                name=form.name.data,
+                slug=form.slug.data or "",
+                description=form.description.data or "",
+                position=form.position.data,
+                is_staff_only=form.is_staff_only.data,
+            )
+        except DomainError as err:
+            attach_error(form, err, "slug" if "address" in err.message else "name")
+        else:
+            db.session.commit()
+            flash("The category is saved.", "success")
+            return redirect(url_for("forum.categories"))
+    return render_form("forum/category_form.html", form=form, category=category)
+
+
+@bp.route("/forum/categories/<int:category_id>/move", methods=["POST"])
+@admin_required
+def move_category(category_id: int) -> Any:
+    category = db.get_or_404(Category, category_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    services.shift_category(
+        current_user, category, -1 if request.form.get("direction") == "up" else 1
+    )
+    db.session.commit()
+    return redirect(url_for("forum.categories"))
+
+
+# What the forum adds to other pages ---------------------------------------------------------
+
+
+@signals.home_sections.connect
+def _home_section(_sender: Any) -> tuple[int, str, dict[str, Any]]:
+    return 30, "forum/_home.html", {"threads": services.lively_threads(5)}
+
+
+@signals.profile_sections.connect
+def _profile_section(user: Any, viewer: Any = None, **_kw: Any) -> tuple[int, str, dict[str, Any]]:
+    return (
+        30,
+        "forum/_profile.html",
+        {
+            "user": user,
+            "threads": services.user_threads(user, viewer),
+            "posts": services.user_posts(user, viewer),
+        },
+    )
+
+
+@signals.account_exporting.connect
+def _export(user: Any) -> tuple[str, dict[str, Any]]:
+    return "forum", services.export_user(user)

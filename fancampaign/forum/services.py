@@ -1,0 +1,754 @@
+"""Forum: threads, replies, edits, deletions, likes, and the counters that go with them.
+
+Services flush and never commit; they take the acting user as an argument, check the policy and
+the state, and raise DomainError children. They never touch request, session or current_user.
+
+Counters (see models.py for what each counts). A new thread or reply bumps them with atomic
+`UPDATE ... SET n = n + 1`. Everything else that changes visibility (a delete, an edit held for
+review, moderation hiding or restoring a post or a thread, a move) calls `recount_thread`
+and/or `recount_category`, which recompute the numbers in one UPDATE statement each from the
+rows themselves, so they are exact whatever happened before. Hidden posts (moderation or held
+for review) and posts deleted by their author are not counted, as in Discourse.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy.pagination import SelectPagination
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from fancampaign import policies
+from fancampaign.accounts.models import User
+from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
+from fancampaign.extensions import db, utcnow
+from fancampaign.forum.models import (
+    MAX_BODY,
+    MAX_TITLE,
+    Category,
+    Post,
+    PostLike,
+    PostRevision,
+    Thread,
+)
+from fancampaign.moderation import watch
+from fancampaign.notifications.services import notify
+from fancampaign.text import clean_multiline, clean_text, extract_mentions, render_markdown, slugify
+
+PER_PAGE = 20
+HELD = "held"
+
+
+# Errors ---------------------------------------------------------------------------------
+
+
+class ThreadLocked(NotAllowed):
+    message = "This thread is locked: it takes no new replies."
+
+
+class BlockedText(InvalidInput):
+    message = "Your post contains words that are not allowed here."
+
+
+class CategoryExists(DomainError):
+    message = "A category with that address already exists."
+
+
+# Paths under /forum/ that are not categories.
+RESERVED_SLUGS = frozenset({"t", "p", "categories", "new", "feed"})
+
+
+# Input rules ----------------------------------------------------------------------------
+
+_QUOTE_HEADER_RE = re.compile(r"^[ \t]*(?:>[ \t]*)+@([A-Za-z0-9_]{3,30}) wrote:", re.MULTILINE)
+
+
+def _has_visible_text(value: str) -> bool:
+    # Letters, digits, punctuation or symbols: not only spaces, zero-width or format characters.
+    import unicodedata
+
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in value)
+
+
+def check_title(title: str) -> str:
+    """A title is 1-150 visible characters; raises InvalidInput."""
+    title = clean_text(title or "")
+    if not title or not _has_visible_text(title):
+        raise InvalidInput("Enter a title.")
+    if len(title) > MAX_TITLE:
+        raise InvalidInput(f"The title must be {MAX_TITLE} characters or fewer.")
+    return title
+
+
+def check_body(body: str) -> str:
+    """A post body is 1-50,000 characters with something visible in it; raises InvalidInput."""
+    body = clean_multiline(body or "")
+    if not body or not _has_visible_text(body):
+        raise InvalidInput("Write something first.")
+    if len(body) > MAX_BODY:
+        raise InvalidInput(f"A post must be {MAX_BODY:,} characters or fewer.")
+    return body
+
+
+def _require(allowed: bool, user: Any, fallback: str) -> None:
+    if not allowed:
+        raise NotAllowed(policies.participation_problem(user) or fallback)
+
+
+def _screen(text: str) -> bool:
+    """Watched words: raises BlockedText on "block"; returns True when the text must be held."""
+    verdict = watch.screen(text)
+    if verdict.action == "block":
+        raise BlockedText(verdict.message or None)
+    return verdict.action == "hold"
+
+
+def _mentioned_users(body: str) -> list[User]:
+    names = extract_mentions(body)
+    if not names:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(User).where(User.username_lower.in_(names), User.deleted_at.is_(None))
+        )
+    )
+
+
+def _render(body: str) -> tuple[str, list[User]]:
+    mentioned = _mentioned_users(body)
+    return render_markdown(body, mentions=[u.username for u in mentioned]), mentioned
+
+
+# Reading --------------------------------------------------------------------------------
+
+
+def get_category(slug: str) -> Category:
+    """The category with this slug; raises NotFoundError."""
+    category = db.session.scalar(sa.select(Category).where(Category.slug == slug))
+    if category is None:
+        raise NotFoundError()
+    return category
+
+
+def categories() -> list[Category]:
+    """Every category, in their order."""
+    return list(db.session.scalars(sa.select(Category).order_by(Category.position, Category.id)))
+
+
+def latest_threads(category_ids: Sequence[int]) -> dict[int, Thread]:
+    """The most recently active visible thread of each category, in one query."""
+    if not category_ids:
+        return {}
+    latest = (
+        sa.select(Thread.id)
+        .where(Thread.category_id == Category.id, Thread.is_hidden.is_(False))
+        .order_by(Thread.last_activity_at.desc(), Thread.id.desc())
+        .limit(1)
+        .correlate(Category)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Category.id, Thread)
+        .join(Thread, Thread.id == latest)
+        .where(Category.id.in_(category_ids))
+        .options(joinedload(Thread.last_poster))
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def get_thread(thread_id: int, viewer: Any) -> Thread:
+    """A thread the viewer may see, with its category; raises NotFoundError."""
+    thread = db.session.scalar(
+        sa.select(Thread).where(Thread.id == thread_id).options(joinedload(Thread.category))
+    )
+    if thread is None or not policies.can_see_hidden(viewer, thread):
+        raise NotFoundError()
+    return thread
+
+
+def get_post(post_id: int, viewer: Any) -> Post:
+    """A post the viewer may see, with its thread and category; raises NotFoundError."""
+    post = db.session.scalar(
+        sa.select(Post)
+        .where(Post.id == post_id)
+        .options(joinedload(Post.thread).joinedload(Thread.category), joinedload(Post.author))
+    )
+    if (
+        post is None
+        or not policies.can_see_hidden(viewer, post)
+        or not policies.can_see_hidden(viewer, post.thread)
+    ):
+        raise NotFoundError()
+    return post
+
+
+class _CountedPagination(SelectPagination):
+    """Offset pagination whose total comes from a denormalised counter, not COUNT(*)."""
+
+    def _query_count(self) -> int:
+        return int(self._query_args["total"])
+
+
+def threads_page(category: Category, viewer: Any, page: int, per_page: int = PER_PAGE) -> Any:
+    """A page of the category's threads: pinned first, then the latest activity.
+
+    The total is the category's thread_count (its visible threads) plus, for moderators and
+    authors, the hidden threads they also see (a small indexed count): no COUNT(*) over 100k
+    threads. Authors and last posters are joined in.
+    """
+    query = (
+        sa.select(Thread)
+        .where(Thread.category_id == category.id)
+        .order_by(Thread.is_pinned.desc(), Thread.last_activity_at.desc(), Thread.id.desc())
+        .options(joinedload(Thread.author), joinedload(Thread.last_poster))
+    )
+    total = category.thread_count
+    hidden = sa.select(sa.func.count()).where(
+        Thread.category_id == category.id, Thread.is_hidden.is_(True)
+    )
+    if policies.can_moderate(viewer):
+        total += db.session.scalar(hidden) or 0
+    elif policies.is_member(viewer):
+        query = query.where(sa.or_(Thread.is_hidden.is_(False), Thread.author_id == viewer.id))
+        total += db.session.scalar(hidden.where(Thread.author_id == viewer.id)) or 0
+    else:
+        query = query.where(Thread.is_hidden.is_(False))
+    return _CountedPagination(
+        select=query,
+        session=db.session(),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+        total=total,
+    )
+
+
+def _visible_posts(thread: Thread, viewer: Any) -> sa.Select[tuple[Post]]:
+    query = sa.select(Post).where(Post.thread_id == thread.id)
+    if policies.can_moderate(viewer):
+        return query
+    if policies.is_member(viewer):
+        return query.where(sa.or_(Post.is_hidden.is_(False), Post.author_id == viewer.id))
+    return query.where(Post.is_hidden.is_(False))
+
+
+def posts_page(
+    thread: Thread, viewer: Any, page: int, per_page: int = PER_PAGE, *, first: bool = True
+) -> Any:
+    """A page of the thread's posts the viewer may see (first post included unless first=False).
+
+    Deleted posts stay in place (shown as "deleted by author"); hidden ones show only to
+    moderators and to their author. Authors are joined in: two queries whatever the size.
+    """
+    query = _visible_posts(thread, viewer)
+    if not first:
+        query = query.where(Post.is_first.is_(False))
+    query = query.order_by(Post.id).options(joinedload(Post.author))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def last_page(thread: Thread, viewer: Any, per_page: int = PER_PAGE) -> int:
+    """The number of the thread's last page for this viewer."""
+    count = db.session.scalar(
+        _visible_posts(thread, viewer).with_only_columns(sa.func.count()).order_by(None)
+    )
+    return max(1, math.ceil((count or 0) / per_page))
+
+
+def page_of(post: Post, viewer: Any, per_page: int = PER_PAGE) -> int:
+    """The page of its thread on which this post appears for this viewer."""
+    before = db.session.scalar(
+        _visible_posts(post.thread, viewer)
+        .where(Post.id < post.id)
+        .with_only_columns(sa.func.count())
+        .order_by(None)
+    )
+    return (before or 0) // per_page + 1
+
+
+def liked_ids(viewer: Any, posts: Iterable[Post]) -> set[int]:
+    """Which of these posts the viewer likes (one query; none for visitors)."""
+    ids = [p.id for p in posts]
+    if not ids or not policies.is_member(viewer):
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(PostLike.post_id).where(
+                PostLike.user_id == viewer.id, PostLike.post_id.in_(ids)
+            )
+        )
+    )
+
+
+def revisions(post: Post) -> list[PostRevision]:
+    """The post's previous versions, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(PostRevision)
+            .where(PostRevision.post_id == post.id)
+            .order_by(PostRevision.id.desc())
+            .options(joinedload(PostRevision.editor))
+        )
+    )
+
+
+def lively_threads(limit: int = 5) -> list[Thread]:
+    """The most recently active visible threads (the home page block)."""
+    return list(
+        db.session.scalars(
+            sa.select(Thread)
+            .where(Thread.is_hidden.is_(False))
+            .order_by(Thread.last_activity_at.desc(), Thread.id.desc())
+            .limit(limit)
+            .options(joinedload(Thread.category), joinedload(Thread.last_poster))
+        )
+    )
+
+
+def user_threads(user: User, viewer: Any, limit: int = 5) -> list[Thread]:
+    """A user's recent threads; hidden ones only for moderators and the author."""
+    query = sa.select(Thread).where(Thread.author_id == user.id)
+    if not (policies.can_moderate(viewer) or (policies.is_member(viewer) and viewer.id == user.id)):
+        query = query.where(Thread.is_hidden.is_(False))
+    return list(
+        db.session.scalars(
+            query.order_by(Thread.created_at.desc(), Thread.id.desc())
+            .limit(limit)
+            .options(joinedload(Thread.category))
+        )
+    )
+
+
+def user_posts(user: User, viewer: Any, limit: int = 5) -> list[Post]:
+    """A user's recent replies; hidden ones (or in hidden threads) only for staff and author."""
+    query = (
+        sa.select(Post)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(Post.author_id == user.id, Post.is_first.is_(False), Post.is_deleted.is_(False))
+    )
+    if not (policies.can_moderate(viewer) or (policies.is_member(viewer) and viewer.id == user.id)):
+        query = query.where(Post.is_hidden.is_(False), Thread.is_hidden.is_(False))
+    return list(
+        db.session.scalars(
+            query.order_by(Post.id.desc()).limit(limit).options(joinedload(Post.thread))
+        )
+    )
+
+
+def export_user(user: User) -> dict[str, Any]:
+    """The user's threads and posts, for "export my data"."""
+    threads = db.session.scalars(
+        sa.select(Thread).where(Thread.author_id == user.id).order_by(Thread.id)
+    )
+    posts = db.session.scalars(sa.select(Post).where(Post.author_id == user.id).order_by(Post.id))
+    return {
+        "threads": [
+            {"id": t.id, "title": t.title, "created_at": t.created_at.isoformat()} for t in threads
+        ],
+        "posts": [
+            {
+                "id": p.id,
+                "thread_id": p.thread_id,
+                "body": p.body,
+                "created_at": p.created_at.isoformat(),
+                "edited_at": p.edited_at.isoformat() if p.edited_at else None,
+                "is_deleted": p.is_deleted,
+                "is_hidden": p.is_hidden,
+            }
+            for p in posts
+        ],
+    }
+
+
+def post_url(post: Post) -> str:
+    """A stable link to a post (redirects to its page and anchor)."""
+    return f"/forum/p/{post.id}"
+
+
+def thread_url(thread: Thread) -> str:
+    return f"/forum/t/{thread.id}/{thread.slug}" if thread.slug else f"/forum/t/{thread.id}"
+
+
+# Writing --------------------------------------------------------------------------------
+
+
+def _bump_for_new_post(thread: Thread, user_id: int | None, now: Any, *, first: bool) -> None:
+    """A visible post was added: the thread's and the category's counters go up by one."""
+    values: dict[str, Any] = {
+        "post_count": Thread.post_count + 1,
+        "last_activity_at": now,
+        "last_poster_id": user_id,
+    }
+    if not first:
+        values["reply_count"] = Thread.reply_count + 1
+    db.session.execute(
+        sa.update(Thread).where(Thread.id == thread.id).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    # The category of the thread as the database has it now, and only if the thread is visible.
+    category_id = (
+        sa.select(Thread.category_id)
+        .where(Thread.id == thread.id, Thread.is_hidden.is_(False))
+        .scalar_subquery()
+    )
+    cat_values: dict[str, Any] = {"post_count": Category.post_count + 1}
+    if first:
+        cat_values["thread_count"] = Category.thread_count + 1
+    db.session.execute(
+        sa.update(Category).where(Category.id == category_id).values(**cat_values),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.expire(thread, ["post_count", "reply_count", "last_activity_at", "last_poster_id"])
+
+
+def _recount_posts(thread: Thread) -> int:
+    """Recompute the thread's own counters and last activity; returns the change of post_count.
+
+    The thread row is locked first (FOR UPDATE), so concurrent replies queue behind us.
+    """
+    visible = sa.and_(
+        Post.thread_id == Thread.id, Post.is_hidden.is_(False), Post.is_deleted.is_(False)
+    )
+
+    def latest(column: Any) -> Any:
+        return sa.select(column).where(visible).order_by(Post.id.desc()).limit(1).scalar_subquery()
+
+    db.session.flush()
+    before = db.session.scalar(
+        sa.select(Thread.post_count).where(Thread.id == thread.id).with_for_update()
+    )
+    db.session.execute(
+        sa.update(Thread)
+        .where(Thread.id == thread.id)
+        .values(
+            post_count=sa.select(sa.func.count()).where(visible).scalar_subquery(),
+            reply_count=sa.select(sa.func.count())
+            .where(visible, Post.is_first.is_(False))
+            .scalar_subquery(),
+            last_activity_at=sa.func.coalesce(latest(Post.created_at), Thread.created_at),
+            last_poster_id=sa.func.coalesce(latest(Post.author_id), Thread.author_id),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    after = db.session.scalar(sa.select(Thread.post_count).where(Thread.id == thread.id))
+    db.session.expire(thread, ["post_count", "reply_count", "last_activity_at", "last_poster_id"])
+    return (after or 0) - (before or 0)
+
+
+def _recount_after_post_change(thread: Thread) -> None:
+    """One post of a thread changed visibility (deleted, held): thread recount, category delta."""
+    delta = _recount_posts(thread)
+    if delta:
+        db.session.execute(
+            sa.update(Category)
+            .where(
+                Category.id
+                == sa.select(Thread.category_id)
+                .where(Thread.id == thread.id, Thread.is_hidden.is_(False))
+                .scalar_subquery()
+            )
+            .values(post_count=Category.post_count + delta),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.expire(thread.category, ["post_count"])
+
+
+def recount_thread(thread: Thread) -> None:
+    """Recompute the thread's counters and last activity, then its category's; exact.
+
+    Moderation calls this after hiding or restoring a post or the thread (or releasing a held
+    one); the category is recounted from its threads, so any visibility change is covered.
+    """
+    _recount_posts(thread)
+    recount_category(thread.category_id)
+
+
+def recount_category(category_id: int) -> None:
+    """Recompute a category's thread and post counts from its visible threads; exact."""
+    visible = sa.and_(Thread.category_id == Category.id, Thread.is_hidden.is_(False))
+    db.session.flush()
+    db.session.execute(
+        sa.update(Category)
+        .where(Category.id == category_id)
+        .values(
+            thread_count=sa.select(sa.func.count()).where(visible).scalar_subquery(),
+            post_count=sa.select(sa.func.coalesce(sa.func.sum(Thread.post_count), 0))
+            .where(visible)
+            .scalar_subquery(),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    category = db.session.get(Category, category_id)
+    if category is not None:
+        db.session.expire(category, ["thread_count", "post_count"])
+
+
+def move_thread(thread: Thread, category: Category) -> None:
+    """Move a thread to another category; both categories' counters stay exact."""
+    old = thread.category_id
+    if old == category.id:
+        return
+    thread.category_id = category.id
+    thread.category = category
+    db.session.flush()
+    recount_category(old)
+    recount_category(category.id)
+
+
+def _new_thread(
+    category: Category, author: User | None, title: str, body: str, *, held: bool
+) -> Thread:
+    author_id = author.id if author is not None else None
+    html, mentioned = _render(body)
+    now = utcnow()
+    thread = Thread(
+        category_id=category.id,
+        title=title,
+        slug=slugify(title),
+        author_id=author_id,
+        created_at=now,
+        last_activity_at=now,
+        last_poster_id=author_id,
+        reply_count=0,
+        post_count=0,
+        is_hidden=held,
+        hidden_reason=HELD if held else "",
+    )
+    db.session.add(thread)
+    db.session.flush()
+    post = Post(
+        thread_id=thread.id,
+        author_id=author_id,
+        is_first=True,
+        body=body,
+        body_html=html,
+        created_at=now,
+        is_hidden=held,
+        hidden_reason=HELD if held else "",
+    )
+    db.session.add(post)
+    db.session.flush()
+    if not held:
+        _bump_for_new_post(thread, author_id, now, first=True)
+        if author is not None:
+            _notify_mentions(post, thread, author, mentioned)
+    return thread
+
+
+def create_thread(user: User, category: Category, title: str, body: str) -> Thread:
+    """Start a thread with its first post; raises NotAllowed, InvalidInput or BlockedText.
+
+    Staff-only categories take threads from organisers up. Watched words may block the thread
+    or hold it (and its first post) hidden for review.
+    """
+    _require(
+        policies.can_start_thread(user, category),
+        user,
+        "Only organisers can start threads in this category.",
+    )
+    title = check_title(title)
+    body = check_body(body)
+    held = _screen(f"{title}\n{body}")
+    return _new_thread(category, user, title, body, held=held)
+
+
+def first_post(thread: Thread) -> Post:
+    post = db.session.scalar(
+        sa.select(Post).where(Post.thread_id == thread.id, Post.is_first.is_(True))
+    )
+    if post is None:  # pragma: no cover - every thread is created with its first post
+        raise NotFoundError()
+    return post
+
+
+def reply(user: User, thread: Thread, body: str) -> Post:
+    """Add a reply; raises NotAllowed, ThreadLocked, InvalidInput or BlockedText.
+
+    Locked threads take replies from moderators only. A held reply is stored hidden and counts
+    nowhere (and notifies nobody) until moderation releases it.
+    """
+    if not policies.can_reply(user, thread):
+        if policies.can_participate(user) and thread.is_locked:
+            raise ThreadLocked()
+        _require(False, user, "You cannot reply to this thread.")
+    body = check_body(body)
+    held = _screen(body)
+    html, mentioned = _render(body)
+    now = utcnow()
+    post = Post(
+        thread_id=thread.id,
+        author_id=user.id,
+        body=body,
+        body_html=html,
+        created_at=now,
+        is_hidden=held,
+        hidden_reason=HELD if held else "",
+    )
+    db.session.add(post)
+    db.session.flush()
+    if not held:
+        _bump_for_new_post(thread, user.id, now, first=False)
+        _notify_reply(post, thread, user, mentioned)
+    return post
+
+
+def _notify_mentions(
+    post: Post, thread: Thread, actor: User, mentioned: list[User], done: set[int] | None = None
+) -> set[int]:
+    """One notification per user per post: quoted beats mentioned."""
+    done = set() if done is None else done
+    quoted = {name.lower() for name in _QUOTE_HEADER_RE.findall(post.body)}
+    url = post_url(post)
+    for user in mentioned:
+        if user.id in done or user.id == actor.id:
+            continue
+        if user.username_lower in quoted:
+            notify(user, "quote", f"{actor.name} quoted you in “{thread.title}”", url, actor=actor)
+        else:
+            notify(
+                user, "mention", f"{actor.name} mentioned you in “{thread.title}”", url, actor=actor
+            )
+        done.add(user.id)
+    return done
+
+
+def _notify_reply(post: Post, thread: Thread, actor: User, mentioned: list[User]) -> None:
+    done = _notify_mentions(post, thread, actor, mentioned)
+    author = thread.author
+    if author is not None and author.id not in done and author.id != actor.id:
+        notify(
+            author,
+            "reply",
+            f"{actor.name} replied to “{thread.title}”",
+            post_url(post),
+            actor=actor,
+        )
+
+
+def edit_post(user: User, post: Post, body: str, title: str | None = None) -> Post:
+    """Change a post (and the thread title when it is the first post); keeps the old version.
+
+    Authors edit their own live posts, moderators any; raises NotAllowed, InvalidInput,
+    BlockedText. An edit the watched words hold hides the post for review.
+    """
+    _require(policies.can_edit_post(user, post), user, "You cannot edit this post.")
+    body = check_body(body)
+    new_title = check_title(title) if (post.is_first and title is not None) else None
+    held = _screen(f"{new_title or ''}\n{body}")
+    if body == post.body and (new_title is None or new_title == post.thread.title) and not held:
+        return post
+    db.session.add(
+        PostRevision(
+            post_id=post.id,
+            editor_id=user.id,
+            body=post.body,
+            written_at=post.edited_at or post.created_at,
+        )
+    )
+    html, _mentioned = _render(body)
+    post.body = body
+    post.body_html = html
+    post.edited_at = utcnow()
+    if new_title is not None:
+        post.thread.title = new_title
+        post.thread.slug = slugify(new_title)
+    if held and not post.is_hidden:
+        post.is_hidden = True
+        post.hidden_reason = HELD
+        _recount_after_post_change(post.thread)
+    db.session.flush()
+    return post
+
+
+def delete_post(user: User, post: Post) -> None:
+    """Soft-delete a post ("deleted by author"); raises NotAllowed. Counters are recomputed."""
+    _require(policies.can_delete_post(user, post), user, "You cannot delete this post.")
+    post.is_deleted = True
+    post.deleted_at = utcnow()
+    _recount_after_post_change(post.thread)
+
+
+def toggle_like(user: User, post: Post) -> bool:
+    """Like a post, or take the like back; returns whether the user now likes it.
+
+    One like per user per post (a unique constraint; a lost race counts as already liked).
+    """
+    _require(policies.can_like(user, post), user, "You cannot like this post.")
+    removed = db.session.execute(
+        sa.delete(PostLike).where(PostLike.post_id == post.id, PostLike.user_id == user.id),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if removed:
+        delta = -removed
+        liked = False
+    else:
+        try:
+            with db.session.begin_nested():
+                db.session.add(PostLike(post_id=post.id, user_id=user.id))
+        except IntegrityError:
+            return True
+        delta = 1
+        liked = True
+    db.session.execute(
+        sa.update(Post).where(Post.id == post.id).values(like_count=Post.like_count + delta),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.expire(post, ["like_count"])
+    return liked
+
+
+# Categories (admins) ----------------------------------------------------------------------
+
+
+def save_category(
+    user: User | None,
+    category: Category | None,
+    *,
+    name: str,
+    slug: str = "",
+    description: str = "",
+    position: int | None = None,
+    is_staff_only: bool = False,
+) -> Category:
+    """Create or change a category; admins only (user None: the command line or the seeds)."""
+    if user is not None and not policies.can_manage_categories(user):
+        raise NotAllowed("Only admins manage the forum categories.")
+    name = clean_text(name)
+    if not name or not _has_visible_text(name):
+        raise InvalidInput("Enter a name.")
+    slug = slugify(slug or name, max_length=60)
+    clash = db.session.scalar(sa.select(Category.id).where(Category.slug == slug))
+    if slug in RESERVED_SLUGS or (clash is not None and (category is None or clash != category.id)):
+        raise CategoryExists()
+    if category is None:
+        if position is None:
+            position = (db.session.scalar(sa.select(sa.func.max(Category.position))) or 0) + 1
+        category = Category(thread_count=0, post_count=0)
+        db.session.add(category)
+    category.name = name[:80]
+    category.slug = slug
+    category.description = clean_text(description)[:500]
+    if position is not None:
+        category.position = position
+    category.is_staff_only = is_staff_only
+    db.session.flush()
+    return category
+
+
+def shift_category(user: User, category: Category, step: int) -> None:
+    """Move a category up (-1) or down (+1) in the order; admins only."""
+    if not policies.can_manage_categories(user):
+        raise NotAllowed("Only admins manage the forum categories.")
+    ordered = categories()
+    for index, item in enumerate(ordered):
+        item.position = index
+    index = ordered.index(category)
+    other = index + step
+    if 0 <= other < len(ordered):
+        ordered[index].position, ordered[other].position = other, index
+    db.session.flush()

@@ -1,0 +1,131 @@
+"""No N+1: the forum pages run the same few queries with 5 or 500 threads / posts on them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from fancampaign.accounts.models import Role
+from fancampaign.extensions import db, utcnow
+from fancampaign.forum import services
+from fancampaign.forum.models import Post, Thread
+from tests.factories import make_category, make_thread, make_user
+
+MAX_QUERIES = 8
+
+
+@contextmanager
+def counting() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+
+
+def queries_for(client: Any, url: str) -> int:
+    db.session.expire_all()
+    with counting() as statements:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len([s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))])
+
+
+def add_threads(category: Any, authors: list[Any], n: int) -> None:
+    """Bulk rows (each with its first post), then exact counters."""
+    now = utcnow()
+    for i in range(n):
+        author = authors[i % len(authors)]
+        thread = Thread(
+            category_id=category.id,
+            title=f"Bulk thread {i}",
+            slug=f"bulk-thread-{i}",
+            author_id=author.id,
+            last_poster_id=authors[(i + 1) % len(authors)].id,
+            last_activity_at=now,
+            is_pinned=i % 50 == 0,
+        )
+        db.session.add(thread)
+        db.session.flush()
+        db.session.add(
+            Post(thread_id=thread.id, author_id=author.id, is_first=True, body="x", body_html="x")
+        )
+    db.session.flush()
+    services.recount_category(category.id)
+    db.session.commit()
+
+
+def add_posts(thread: Thread, authors: list[Any], n: int) -> None:
+    db.session.add_all(
+        Post(
+            thread_id=thread.id,
+            author_id=authors[i % len(authors)].id,
+            body=f"post {i}",
+            body_html=f"<p>post {i}</p>",
+            like_count=i % 3,
+            is_hidden=i % 40 == 0,
+        )
+        for i in range(n)
+    )
+    db.session.flush()
+    services.recount_thread(thread)
+    db.session.commit()
+
+
+VIEWERS = ["visitor", "member", "moderator"]
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_category_page_queries_do_not_grow(client: Any, login: Any, viewer: str) -> None:
+    authors = [make_user(commit=False) for _ in range(6)]
+    small, big = make_category("small"), make_category("big")
+    add_threads(small, authors, 5)
+    add_threads(big, authors, 500)
+    if viewer != "visitor":
+        login(make_user(role=Role(viewer if viewer != "member" else "member")))
+    few = queries_for(client, "/forum/small")
+    many = queries_for(client, "/forum/big")
+    later = queries_for(client, "/forum/big?page=7")
+    assert few == many == later
+    assert many <= MAX_QUERIES
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_thread_page_queries_do_not_grow(client: Any, login: Any, viewer: str) -> None:
+    authors = [make_user(commit=False) for _ in range(8)]
+    category = make_category("general")
+    small = make_thread(authors[0], category, title="Small")
+    big = make_thread(authors[1], category, title="Big")
+    add_posts(small, authors, 4)
+    add_posts(big, authors, 499)
+    if viewer != "visitor":
+        user = login(make_user(role=Role(viewer)))
+        # Likes by the viewer: read in one query for the page.
+        for post in db.session.scalars(sa.select(Post).where(Post.thread_id == big.id).limit(30)):
+            if post.author_id != user.id and not post.is_hidden:
+                services.toggle_like(user, post)
+        db.session.commit()
+    few = queries_for(client, f"/forum/t/{small.id}")
+    many = queries_for(client, f"/forum/t/{big.id}")
+    later = queries_for(client, f"/forum/t/{big.id}?page=12")
+    assert few == many == later
+    assert many <= MAX_QUERIES
+
+
+def test_index_queries_do_not_grow(client: Any) -> None:
+    authors = [make_user(commit=False) for _ in range(3)]
+    for n in range(3):
+        add_threads(make_category(f"c{n}"), authors, 2)
+    few = queries_for(client, "/forum")
+    for n in range(3, 10):
+        add_threads(make_category(f"c{n}"), authors, 20)
+    assert queries_for(client, "/forum") == few <= MAX_QUERIES
