@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from fancampaign.accounts.models import User
 from fancampaign.extensions import db, utcnow
-from fancampaign.forum import models as _forum_models  # noqa: F401  (threads, for the FK)
+from fancampaign.forum.models import Thread
 
 STATUSES = ("draft", "pending", "open", "closed", "won", "rejected")
 # Public statuses: what visitors may see.
@@ -17,6 +17,9 @@ PUBLIC_STATUSES = ("open", "closed", "won")
 # Once a goal is reached the page aims at the next of these (as change.org does).
 MILESTONES = (100, 500, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000)
 REASON_MAX = 500
+# Counter slots per petition: signers add to a random one, so concurrent signers rarely wait
+# on the same row lock (which PostgreSQL holds until the commit is on disk).
+COUNTER_SLOTS = 16
 
 
 def next_milestone(count: int) -> int:
@@ -27,10 +30,21 @@ def next_milestone(count: int) -> int:
     return (count // 1_000_000 + 1) * 1_000_000
 
 
+class PetitionCounterSlot(db.Model):
+    """Part of a petition's signature count; the count is the petition's base plus these."""
+
+    __tablename__ = "petition_counter_slots"
+
+    petition_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("petitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(default=0)
+
+
 class Petition(db.Model):
     __tablename__ = "petitions"
     __table_args__ = (
-        sa.Index("ix_petitions_status_count", "status", "signature_count"),
         sa.Index("ix_petitions_status_opened", "status", "opened_at"),
         sa.Index("ix_petitions_creator", "creator_id", "created_at"),
         sa.CheckConstraint("signature_count >= 0", name="count_not_negative"),
@@ -50,9 +64,17 @@ class Petition(db.Model):
     creator_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
-    # Exact and O(1): changed with `+ 1` / `- 1` in the transaction that confirms or removes
-    # a signature; `fancampaign recount` checks it against the rows.
-    signature_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The count is exact and O(1) to read: this base (the `signature_count` column, set by
+    # bulk loads and `fancampaign recount`) plus at most COUNTER_SLOTS slot rows, each
+    # changed by `+ 1` / `- 1` in the transaction that confirms or removes a signature.
+    signature_base: Mapped[int] = mapped_column("signature_count", default=0, server_default="0")
+    signature_count: Mapped[int] = column_property(
+        signature_base
+        + sa.select(sa.func.coalesce(sa.func.sum(PetitionCounterSlot.count), 0))
+        .where(PetitionCounterSlot.petition_id == id)
+        .correlate_except(PetitionCounterSlot)
+        .scalar_subquery()
+    )
     victory_note: Mapped[str] = mapped_column(sa.Text, default="")
     rejection_reason: Mapped[str] = mapped_column(sa.Text, default="")
     thread_id: Mapped[int | None] = mapped_column(sa.ForeignKey("threads.id", ondelete="SET NULL"))
@@ -62,6 +84,7 @@ class Petition(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     creator: Mapped[User | None] = relationship(lazy="joined", innerjoin=False)
+    thread: Mapped[Thread | None] = relationship(lazy="select")
 
     @property
     def deadline_passed(self) -> bool:
@@ -137,6 +160,7 @@ class Signature(db.Model):
         sa.UniqueConstraint("petition_id", "user_id", name="uq_signatures_petition_user"),
         sa.UniqueConstraint("petition_id", "email_normalised", name="uq_signatures_petition_email"),
         sa.Index("ix_signatures_petition_confirmed", "petition_id", "confirmed_at"),
+        sa.Index("ix_signatures_confirmed", "confirmed_at"),
         sa.Index("ix_signatures_user", "user_id", "created_at"),
         sa.Index("ix_signatures_email", "email_normalised"),
     )

@@ -1,8 +1,350 @@
-from flask import Blueprint, render_template
+"""Petition pages: list, page, start and edit, sign and withdraw, confirm, CSV, embed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from fancampaign import policies
+from fancampaign.errors import DomainError, InvalidToken
+from fancampaign.extensions import db, limiter
+from fancampaign.guards import organiser_required, participant_required
+from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks connect signals)
+from fancampaign.petitions.countries import country_name
+from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
+from fancampaign.petitions.models import Petition
+from fancampaign.security import embeddable
+from fancampaign.web import attach_error, base_url, render_form
 
 bp = Blueprint("petitions", __name__)
 
 
+def _sign_limit() -> str:
+    return current_app.config["RATELIMIT_SIGN"]
+
+
+def _load(slug: str, *, with_creator: bool = True) -> Petition:
+    try:
+        petition = services.get_petition(slug, with_creator=with_creator)
+    except DomainError:
+        abort(404)
+    if not policies.can_see_petition(current_user, petition):
+        abort(404)
+    return petition
+
+
+def _deadline(form: PetitionForm) -> datetime | None:
+    day = form.deadline.data
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC) if day else None
+
+
+def _field_error(form: Any, err: DomainError) -> None:
+    attach_error(form, err, err.details.get("field"))
+
+
 @bp.route("/petitions")
-def index():
-    return render_template("placeholder.html", title="Petitions")
+def index() -> Any:
+    status = request.args.get("status", "open")
+    sort = request.args.get("sort", "popular")
+    if status not in services.FILTERS:
+        status = "open"
+    if sort not in services.SORTS:
+        sort = "popular"
+    page = db.paginate(
+        services.list_petitions(status, sort),
+        page=request.args.get("page", 1, type=int),
+        per_page=current_app.config["PER_PAGE"],
+        error_out=False,
+        count=True,
+    )
+    last_day = services.last_day_counts(page.items)
+    return render_template(
+        "petitions/index.html", page=page, status=status, sort=sort, last_day=last_day
+    )
+
+
+def _show(
+    petition: Petition,
+    *,
+    sign_form: Any = None,
+    status: int = 200,
+) -> Any:
+    viewer = current_user
+    mine = services.signature_of(viewer, petition)
+    if sign_form is None:
+        sign_form = SignForm() if viewer.is_authenticated else GuestSignForm()
+    comments = None
+    thread = petition.thread if petition.thread_id else None
+    if thread is not None:
+        from fancampaign.forum.discussions import comments_page
+
+        comments = comments_page(thread, viewer, 1, per_page=5)
+        if comments.pages > 1:
+            comments = comments_page(thread, viewer, comments.pages, per_page=5)
+    days = services.daily_counts(petition) if petition.opened_at else []
+    context = {
+        "petition": petition,
+        "mine": mine,
+        "form": sign_form,
+        "signers": services.recent_signers(petition),
+        "reasons": services.reasons(petition),
+        "days": days,
+        "chart": chart.bar_chart(days),
+        "countries": services.top_countries(petition),
+        "country_name": country_name,
+        "thread": thread,
+        "comments": comments,
+    }
+    return render_form("petitions/show.html", status=status, **context)
+
+
+@bp.route("/petitions/<slug>")
+def show(slug: str) -> Any:
+    return _show(_load(slug))
+
+
+@bp.route("/petitions/new", methods=["GET", "POST"])
+@participant_required
+def new() -> Any:
+    form = PetitionForm()
+    if form.validate_on_submit():
+        try:
+            petition = services.create_petition(
+                current_user,
+                title=form.title.data,
+                summary=form.summary.data,
+                body=form.body.data or "",
+                target=form.target.data,
+                goal=form.goal.data,
+                deadline=_deadline(form),
+            )
+        except DomainError as err:
+            _field_error(form, err)
+            return render_form(
+                "petitions/form.html", form=form, petition=None, status=err.status_code
+            )
+        db.session.commit()
+        if petition.status == "open":
+            flash("Your petition is open. Share it!", "success")
+        else:
+            flash("Thank you! Moderators will review your petition before it opens.", "success")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    return render_form("petitions/form.html", form=form, petition=None)
+
+
+@bp.route("/petitions/<slug>/edit", methods=["GET", "POST"])
+@participant_required
+def edit(slug: str) -> Any:
+    petition = _load(slug)
+    if not policies.can_manage_petition(current_user, petition):
+        abort(403)
+    form = PetitionForm(obj=petition)
+    if request.method == "GET" and petition.deadline:
+        form.deadline.data = petition.deadline.date()
+    if form.validate_on_submit():
+        deadline = _deadline(form)
+        if petition.deadline and deadline and deadline.date() == petition.deadline.date():
+            deadline = petition.deadline
+        try:
+            services.update_petition(
+                current_user,
+                petition,
+                title=form.title.data,
+                summary=form.summary.data,
+                body=form.body.data or "",
+                target=form.target.data,
+                goal=form.goal.data,
+                deadline=deadline,
+            )
+        except DomainError as err:
+            _field_error(form, err)
+            return render_form(
+                "petitions/form.html", form=form, petition=petition, status=err.status_code
+            )
+        db.session.commit()
+        flash("Petition saved.", "success")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    return render_form("petitions/form.html", form=form, petition=petition)
+
+
+@bp.route("/petitions/<slug>/sign", methods=["POST"])
+@limiter.limit(_sign_limit)
+def sign(slug: str) -> Any:
+    petition = _load(slug, with_creator=False)
+    member = current_user.is_authenticated
+    form = SignForm() if member else GuestSignForm()
+    if not form.validate_on_submit():
+        return _show(petition, sign_form=form, status=400)
+    extras = {
+        "reason": form.reason.data or "",
+        "country": form.country.data or None,
+        "is_public": form.is_public.data,
+        "keep_updated": form.keep_updated.data,
+    }
+    try:
+        if member:
+            services.sign_petition(current_user, petition, **extras)
+        else:
+            services.sign_as_guest(
+                petition,
+                name=form.name.data,
+                email=form.email.data,
+                consent=form.consent.data,
+                secret_key=current_app.config["SECRET_KEY"],
+                base_url=base_url(),
+                **extras,
+            )
+    except services.AlreadySigned as err:
+        db.session.rollback()
+        flash(err.message, "info")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    except DomainError as err:
+        _field_error(form, err)
+        return _show(petition, sign_form=form, status=err.status_code)
+    slug = petition.slug  # read before the commit expires it
+    db.session.commit()
+    if member:
+        flash("Thank you for signing! Your signature has been counted.", "success")
+        return redirect(url_for("petitions.show", slug=slug, _anchor="sign"), 303)
+    return redirect(url_for("petitions.check_inbox", slug=slug), 303)
+
+
+@bp.route("/petitions/<slug>/signed")
+def check_inbox(slug: str) -> Any:
+    return render_template("petitions/check_inbox.html", petition=_load(slug))
+
+
+@bp.route("/petitions/<slug>/withdraw", methods=["POST"])
+@limiter.limit(_sign_limit)
+def withdraw(slug: str) -> Any:
+    petition = _load(slug)
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login", next=url_for("petitions.show", slug=slug)))
+    try:
+        services.withdraw_signature(current_user, petition)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    db.session.commit()
+    flash("Your signature has been removed.", "success")
+    return redirect(url_for("petitions.show", slug=petition.slug), 303)
+
+
+@bp.route("/signatures/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> Any:
+    secret, max_age = current_app.config["SECRET_KEY"], _confirm_max_age()
+    try:
+        signature = services.signature_for_token(token, secret, max_age)
+        if request.method == "GET":
+            return render_template("petitions/confirm.html", signature=signature, token=token)
+        signature, counted = services.confirm_signature(token, secret, max_age)
+    except InvalidToken as err:
+        db.session.rollback()
+        return render_template("petitions/token_invalid.html", message=err.message), 400
+    except DomainError as err:
+        db.session.rollback()
+        return render_template("petitions/token_invalid.html", message=err.message), 409
+    db.session.commit()
+    if counted:
+        flash("Thank you! Your signature has been confirmed and counted.", "success")
+    else:
+        flash("Your signature was already confirmed.", "info")
+    return redirect(url_for("petitions.show", slug=signature.petition.slug), 303)
+
+
+def _confirm_max_age() -> int:
+    config = current_app.config
+    return int(config.get("SIGNATURE_CONFIRM_MAX_AGE") or config["CONFIRM_TOKEN_MAX_AGE"])
+
+
+@bp.route("/petitions/<slug>/close", methods=["POST"])
+@organiser_required
+def close(slug: str) -> Any:
+    petition = _load(slug)
+    try:
+        services.close_petition(current_user, petition)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    db.session.commit()
+    flash("The petition is closed.", "success")
+    return redirect(url_for("petitions.show", slug=petition.slug), 303)
+
+
+@bp.route("/petitions/<slug>/won", methods=["GET", "POST"])
+@organiser_required
+def won(slug: str) -> Any:
+    petition = _load(slug)
+    form = VictoryForm()
+    if form.validate_on_submit():
+        try:
+            services.mark_won(current_user, petition, form.note.data)
+        except DomainError as err:
+            _field_error(form, err)
+            return render_form(
+                "petitions/won.html", form=form, petition=petition, status=err.status_code
+            )
+        db.session.commit()
+        flash("Victory! The petition is marked as won.", "success")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    return render_form("petitions/won.html", form=form, petition=petition)
+
+
+def _csv_cell(value: str) -> str:
+    # Spreadsheets run cells that start with these as formulas.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@bp.route("/petitions/<slug>/signatures.csv")
+@organiser_required
+def signatures_csv(slug: str) -> Any:
+    petition = _load(slug)
+    if not policies.can_export_signatures(current_user, petition):
+        abort(403)
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["name", "country", "date", "reason"])
+        for n, row in enumerate(services.export_rows(petition), 1):
+            writer.writerow([_csv_cell(cell) for cell in row])
+            if n % 500 == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    response = Response(stream_with_context(generate()), mimetype="text/csv")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{petition.slug}-signatures.csv"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/petitions/<slug>/embed")
+@embeddable
+def embed(slug: str) -> Any:
+    petition = _load(slug)
+    if not petition.is_public:
+        abort(404)
+    return render_template("petitions/embed.html", petition=petition)

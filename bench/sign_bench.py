@@ -1,0 +1,361 @@
+"""Sustained signing throughput: many logged-in members signing one petition at once.
+
+    .venv/bin/python bench/sign_bench.py                      # PostgreSQL fc_sign_bench
+    .venv/bin/python bench/sign_bench.py --database postgresql+psycopg://postgres@127.0.0.1/x \
+        --connections 64 --duration 20 --workers 2 --worker-class sync
+
+What it does (nothing here is a test; it measures):
+
+1. Prepares the database (create_all if the tables are missing), a fresh open petition, and
+   enough confirmed members for the whole run, bulk-inserted (one executemany).
+2. Pre-computes each member's signed session cookie with the app's secret through Flask's
+   own session serializer (a login and a CSRF token, as the browser holds them after
+   visiting the petition page), and the matching form body with the CSRF token: no
+   bench-only code path exists in the app.
+3. Starts gunicorn on wsgi:app (2 gthread workers x 8 threads by default), warms it up,
+   then runs wrk with `--connections` concurrent connections for `--duration` seconds: each
+   request is one member's one-click `POST /petitions/<slug>/sign` (every member once).
+4. Reports confirmed signatures per second (rows in the database / wrk's measured time),
+   wrk's latency percentiles (p50, p99), the responses that were not a 303 redirect, and
+   checks that the petition's counter equals its rows exactly.
+
+Rate limits stay on, with the signing limit raised so one IP can do this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+USER_AGENT = "fancampaign-sign-bench/1.0"
+SECRET_KEY = "sign-bench-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:32]
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/fc_sign_bench"
+
+LUA = r"""
+-- Each wrk thread takes its own slice of the prepared requests (one member each).
+local counter = 1
+local threads = {}
+local bodies = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  local path, nthreads = args[1], tonumber(args[2])
+  local n = 0
+  for line in io.lines(path) do
+    if n % nthreads == id then
+      local tab = line:find("\t")
+      table.insert(bodies, {line:sub(1, tab - 1), line:sub(tab + 1)})
+    end
+    n = n + 1
+  end
+  other = 0
+  exhausted = 0
+end
+
+function request()
+  local item = bodies[counter]
+  if item == nil then
+    exhausted = exhausted + 1
+    item = bodies[1]
+  else
+    counter = counter + 1
+  end
+  return wrk.format("POST", nil, {
+    ["Cookie"] = item[1],
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["User-Agent"] = "fancampaign-sign-bench/1.0",
+  }, item[2])
+end
+
+function response(status, headers, body)
+  if status ~= 303 then other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local others, exh = 0, 0
+  for _, t in ipairs(threads) do
+    others = others + t:get("other")
+    exh = exh + t:get("exhausted")
+  end
+  io.write(string.format(
+    "JSON {\"requests\": %d, \"seconds\": %.3f, \"p50_ms\": %.2f, \"p90_ms\": %.2f, " ..
+    "\"p99_ms\": %.2f, \"max_ms\": %.2f, \"non_303\": %d, \"socket_errors\": %d, " ..
+    "\"timeouts\": %d, \"exhausted\": %d}\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(90) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    others, summary.errors.connect + summary.errors.read + summary.errors.write,
+    summary.errors.timeout, exh))
+end
+"""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--database", default=os.environ.get("DATABASE_URL") or DEFAULT_DB)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker")
+    parser.add_argument(
+        "--users", type=int, default=0, help="members to create (default: 2,500 per second)"
+    )
+    parser.add_argument("--json", help="also write the figures to this file")
+    return parser.parse_args()
+
+
+def app_env(args: argparse.Namespace) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": args.database,
+            "SECRET_KEY": SECRET_KEY,
+            "FANCAMPAIGN_RATELIMIT_SIGN": '"100000000 per minute"',
+            "FANCAMPAIGN_MAIL_BACKEND": '"console"',
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    return env
+
+
+def prepare(args: argparse.Namespace, users: int, requests_file: Path) -> dict[str, Any]:
+    """A fresh petition and `users` members; their cookies and form bodies into the file."""
+    os.environ.update(app_env(args))
+    import sqlalchemy as sa
+    from flask import session
+    from flask_login.utils import _create_identifier
+    from flask_wtf.csrf import generate_csrf
+
+    from fancampaign import create_app
+    from fancampaign.accounts.models import Role, User, new_session_token
+    from fancampaign.extensions import db, utcnow
+    from fancampaign.petitions.models import Petition
+
+    app = create_app()
+    run = uuid.uuid4().hex[:8]
+    with app.app_context():
+        db.create_all()
+        organiser = db.session.scalar(sa.select(User).where(User.username_lower == "signbenchorg"))
+        if organiser is None:
+            organiser = User(
+                username="signbenchorg",
+                username_lower="signbenchorg",
+                email="signbenchorg@bench.invalid",
+                role=Role.ORGANISER,
+                email_confirmed_at=utcnow(),
+            )
+            db.session.add(organiser)
+            db.session.flush()
+        petition = Petition(
+            slug=f"sign-bench-{run}",
+            title=f"Sign bench {run}",
+            summary="A petition for the signing benchmark.",
+            target="The benchmark",
+            goal=1000,
+            status="open",
+            opened_at=utcnow(),
+            creator_id=organiser.id,
+        )
+        db.session.add(petition)
+        now = utcnow()
+        rows = [
+            {
+                "username": f"sb{run}_{i}",
+                "username_lower": f"sb{run}_{i}",
+                "email": f"sb{run}_{i}@bench.invalid",
+                "display_name": "",
+                "bio": "",
+                "role": Role.MEMBER,
+                "email_confirmed_at": now,
+                "is_banned": False,
+                "session_token": new_session_token(),
+                "notify_by_email": False,
+                "created_at": now,
+            }
+            for i in range(users)
+        ]
+        started = time.monotonic()
+        db.session.execute(sa.insert(User), rows)
+        db.session.commit()
+        created = time.monotonic() - started
+        members = db.session.execute(
+            sa.select(User.id, User.session_token)
+            .where(User.username_lower.like(f"sb{run}\\_%", escape="\\"))
+            .order_by(User.id)
+        ).all()
+        slug, petition_id = petition.slug, petition.id
+
+    cookie_name = app.config.get("SESSION_COOKIE_NAME", "session")
+    serializer = app.session_interface.get_signing_serializer(app)
+    environ = {"REMOTE_ADDR": "127.0.0.1"}
+    with requests_file.open("w") as out:
+        for user_id, token in members:
+            with app.test_request_context(
+                "/", environ_base=environ, headers={"User-Agent": USER_AGENT}
+            ):
+                session["_user_id"] = f"{user_id}:{token}"
+                session["_fresh"] = True
+                session["_id"] = _create_identifier()
+                csrf = generate_csrf()
+                value = serializer.dumps(dict(session))
+            out.write(f"{cookie_name}={value}\tcsrf_token={csrf}&country=GB&is_public=y\n")
+    return {
+        "slug": slug,
+        "petition_id": petition_id,
+        "users": len(members),
+        "bulk_insert_s": round(created, 2),
+    }
+
+
+def count(args: argparse.Namespace, petition_id: int) -> tuple[int, int]:
+    import sqlalchemy as sa
+
+    from fancampaign import create_app
+    from fancampaign.extensions import db
+    from fancampaign.petitions.models import Petition, Signature
+
+    app = create_app()
+    with app.app_context():
+        stored = db.session.scalar(
+            sa.select(Petition.signature_count).where(Petition.id == petition_id)
+        )
+        rows = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                Signature.petition_id == petition_id, Signature.confirmed_at.is_not(None)
+            )
+        )
+        db.engine.dispose()
+    return int(stored or 0), int(rows or 0)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited at start-up")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer /healthz")
+
+
+def main() -> None:
+    args = parse_args()
+    users = args.users or 2500 * args.duration
+    with tempfile.TemporaryDirectory() as tmp:
+        requests_file = Path(tmp) / "requests.tsv"
+        script = Path(tmp) / "sign.lua"
+        script.write_text(LUA)
+        print(f"preparing {users:,} members on {re.sub(r'//[^@]*@', '//', args.database)} ...")
+        info = prepare(args, users, requests_file)
+        port = free_port()
+        command = [
+            str(VENV_BIN / "gunicorn"),
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            args.worker_class,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+        ]
+        if args.worker_class == "gthread":
+            command += ["--threads", str(args.threads)]
+        command.append("wsgi:app")
+        server = subprocess.Popen(command, cwd=ROOT, env=app_env(args))
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(base, server)
+            for _ in range(20):  # warm every worker up (imports, connection pool)
+                urllib.request.urlopen(f"{base}/petitions/{info['slug']}", timeout=10).read()  # noqa: S310
+            completed = subprocess.run(
+                [
+                    "wrk",
+                    "-t",
+                    str(args.wrk_threads),
+                    "-c",
+                    str(args.connections),
+                    "-d",
+                    f"{args.duration}s",
+                    "--timeout",
+                    "10s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    f"{base}/petitions/{info['slug']}/sign",
+                    "--",
+                    str(requests_file),
+                    str(args.wrk_threads),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    match = re.search(r"^JSON (.*)$", completed.stdout, flags=re.M)
+    if not match:
+        raise SystemExit(completed.stdout + completed.stderr)
+    figures = json.loads(match.group(1))
+    stored, rows = count(args, info["petition_id"])
+    result = {
+        **info,
+        "database": args.database.split("+", 1)[0].split(":", 1)[0],
+        "workers": args.workers,
+        "worker_class": args.worker_class,
+        "connections": args.connections,
+        **figures,
+        "confirmed_rows": rows,
+        "counter": stored,
+        "exact": stored == rows,
+        "signatures_per_second": round(rows / figures["seconds"], 1),
+    }
+    print(
+        f"{result['signatures_per_second']:,.0f} confirmed signatures/s over "
+        f"{figures['seconds']:.1f} s with {args.connections} concurrent signers "
+        f"({args.workers} {args.worker_class} gunicorn workers, {result['database']}); "
+        f"latency p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms; "
+        f"{figures['requests']:,} requests, {figures['non_303']} not 303, "
+        f"{figures['socket_errors']} socket errors, {figures['exhausted']} beyond the members"
+    )
+    print(f"counter {stored:,} == rows {rows:,}: {'exact' if stored == rows else 'DRIFT'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    if stored != rows or figures["non_303"]:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

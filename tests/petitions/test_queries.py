@@ -1,0 +1,90 @@
+"""The petition page costs the same few queries with 10 or 100,000 signatures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from fancampaign.extensions import db, utcnow
+from fancampaign.petitions.models import Petition
+from tests.factories import make_category, make_petition, make_user
+
+
+@contextmanager
+def counting() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+
+
+def bulk_sign(petition: Petition, n: int) -> None:
+    """n confirmed anonymous signatures over 40 days in one INSERT ... SELECT; counter exact."""
+    start = utcnow() - timedelta(days=40)
+    params = {"pid": petition.id, "n": n, "start": start.timestamp(), "step": 40 * 86400 / n}
+    columns = (
+        "petition_id, name, country, reason, reason_hidden, is_public, keep_updated, "
+        "confirmed_at, created_at"
+    )
+    values = (
+        ":pid, '', CASE i % 8 WHEN 0 THEN 'GB' WHEN 1 THEN 'US' WHEN 2 THEN 'FR' "
+        "WHEN 3 THEN 'DE' WHEN 4 THEN 'JP' WHEN 5 THEN 'BR' WHEN 6 THEN 'CA' END, "
+        "CASE WHEN i % 50 = 0 THEN 'Because' ELSE '' END, false, i % 3 = 0, false, {ts}, {ts}"
+    )
+    if db.engine.dialect.name == "postgresql":
+        ts = "to_timestamp(:start + i * :step)"
+        sql = (
+            f"INSERT INTO signatures ({columns}) SELECT {values.format(ts=ts)} "
+            "FROM generate_series(0, :n - 1) AS i"
+        )
+    else:
+        ts = "strftime('%Y-%m-%d %H:%M:%S', :start + i * :step, 'unixepoch') || '.000000'"
+        sql = (
+            f"INSERT INTO signatures ({columns}) "
+            "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < :n - 1) "
+            f"SELECT {values.format(ts=ts)} FROM seq"
+        )
+    db.session.execute(sa.text(sql), params)
+    db.session.execute(
+        sa.update(Petition).where(Petition.id == petition.id).values(signature_count=n)
+    )
+    db.session.commit()
+
+
+def page_queries(client, petition: Petition) -> int:
+    url = f"/petitions/{petition.slug}"
+    db.session.expire_all()
+    with counting() as statements:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(statements)
+
+
+def test_petition_page_query_count_does_not_grow(app, client, login):
+    make_category("petition-discussion")
+    small = make_petition(goal=5000)
+    large = make_petition(goal=5000)
+    assert small.thread_id is not None
+    bulk_sign(small, 10)
+    started = time.monotonic()
+    bulk_sign(large, 100_000)
+    assert time.monotonic() - started < 30
+    visitor = page_queries(client, small)
+    assert page_queries(client, large) == visitor <= 10
+    login(make_user())
+    # Members add their login, the unread count and their own signature.
+    member = page_queries(client, small)
+    assert page_queries(client, large) == member <= 13
+    html = client.get(f"/petitions/{large.slug}").get_data(as_text=True)
+    assert "100,000" in html
+    assert "United States" in html  # the top countries come from the rows
