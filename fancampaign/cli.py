@@ -60,7 +60,10 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"\nOpen http://{host}:{port}/ in your browser. Press Ctrl+C to stop.\n")
     if no_serve:
         return
-    app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+    # Flask's app.run() refuses to start inside the `flask` CLI machinery; serve directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @click.command("seed")
@@ -92,7 +95,9 @@ def create_user_command(username: str, email: str, role: str, password_file: Any
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = register_user(username, email, password, role=Role(role), confirmed=True)
+        user = register_user(
+            username, email, password, role=Role(role), confirmed=True, allow_reserved=True
+        )
     except DomainError as err:
         db.session.rollback()
         raise click.ClickException(err.message) from err
@@ -155,3 +160,8 @@ def register(app: Flask) -> None:
             module = importlib.import_module(f"fancampaign.{area}.cli")
             for command in module.commands:
                 app.cli.add_command(command)
+
+
+from fancampaign.benchdata import bench_data_command  # noqa: E402  (bench data set)
+
+main.add_command(bench_data_command)
