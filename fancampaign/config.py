@@ -48,6 +48,11 @@ class Defaults:
     MAIL_SMTP_STARTTLS = False
     MAIL_MAX_ATTEMPTS = 8
 
+    # How many reverse proxies (nginx, a load balancer) stand in front of the app. Their
+    # X-Forwarded-For/-Proto/-Host headers are believed only then: rate limits key on the real
+    # client address and emailed links use https. 0: the headers are ignored (no spoofing).
+    TRUSTED_PROXIES = 0
+
     # The absolute base for links in emails and feeds when no request is at hand.
     BASE_URL = "http://localhost:5000"
     SITE_NAME = "fancampaign"
@@ -119,8 +124,18 @@ def ensure_demo_secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _set_instance_path(app: Flask, test_config: dict[str, Any] | None) -> None:
+    # FANCAMPAIGN_INSTANCE_PATH (or INSTANCE_PATH in test overrides) moves instance/: its
+    # config.py, the SQLite database, the demo's secret key and uploads.
+    path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH")
+    if path:
+        app.instance_path = str(Path(path).resolve())
+        app.config.root_path = app.instance_path
+
+
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config in order: defaults, instance file, environment, test overrides."""
+    _set_instance_path(app, test_config)
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
     _env_overrides(app)
@@ -150,6 +165,14 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
     if app.config.get("MAIL_SEND_IMMEDIATELY") is None:
         app.config["MAIL_SEND_IMMEDIATELY"] = bool(app.config.get("DEMO") or app.testing)
+
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
 
     secure = app.config.get("SECURE_COOKIES")
     if secure is None:

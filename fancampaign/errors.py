@@ -129,7 +129,10 @@ def register(app: Flask) -> None:
         description = err.description if code not in (404, 500) else None
         if code == 429:
             description = MESSAGES[429]
-        elif description and description.startswith(("The browser (or proxy)", "The server")):
+        elif description == type(err).description or (
+            description and description.startswith(("The browser (or proxy)", "The server"))
+        ):
+            # Werkzeug's stock wording is for developers: show ours.
             description = None
         return error_response(code, description)
 

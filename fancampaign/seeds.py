@@ -62,6 +62,7 @@ def _load_accounts() -> dict[str, User]:
                 display_name=entry.get("display_name", ""),
                 role=Role(entry.get("role", "member")),
                 confirmed=True,
+                allow_reserved=True,
             )
             user.bio = entry.get("bio", "")
             known[user.username] = password

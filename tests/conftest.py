@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 from fancampaign import create_app
@@ -65,6 +65,11 @@ def reset_database(app: Flask) -> None:
             db._search_setup()
 
 
+def _forget_cached_user() -> None:
+    for key in ("_login_user", "allow_framing", "mail_pending"):
+        g.pop(key, None)
+
+
 @pytest.fixture
 def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     overrides = getattr(request, "param", None) or {}
@@ -72,6 +77,10 @@ def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     if marker:
         overrides = {**overrides, **marker.kwargs}
     app = create_app(make_config(tmp_path, **overrides))
+    # The test's app context (pushed below) is shared by every client request, and so is `g`:
+    # forget the user Flask-Login cached there, so each request loads its own (as in production,
+    # where a ban or a rotated session token ends the session on the next request).
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_cached_user)
     reset_database(app)
     if app.config.get("RATELIMIT_ENABLED"):
         with app.app_context():

@@ -76,14 +76,16 @@ class EmailChangeForm(BaseForm):
         validators=[DataRequired("Enter the new email address."), Length(max=254)],
     )
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=200)],
     )
 
 
 class PasswordChangeForm(BaseForm):
     action = HiddenField(default="password")
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=200)],
     )
     new_password = PasswordField(
         "New password", validators=[DataRequired("Choose a new password."), Length(max=200)]
@@ -104,7 +106,8 @@ class ExportForm(BaseForm):
 class DeleteAccountForm(BaseForm):
     action = HiddenField(default="delete")
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password.")]
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=200)],
     )
     confirm = BooleanField(
         "I understand that my account will be erased and cannot be restored",

@@ -75,12 +75,17 @@ MAX_PASSWORD = 200
 # Input rules --------------------------------------------------------------------------
 
 
-def check_username(username: str) -> str:
-    """A username is 3-30 letters, digits or underscores, not reserved; raises InvalidInput."""
+def check_username(username: str, *, allow_reserved: bool = False) -> str:
+    """A username is 3-30 letters, digits or underscores, not reserved; raises InvalidInput.
+
+    allow_reserved lets the operator (command line, demo seeds) take a name like "admin";
+    "deleted…" names stay reserved for erased accounts whatever the caller.
+    """
     username = clean_text(username)
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise InvalidInput("A username is 3 to 30 letters, digits or underscores.")
-    if username.lower() in RESERVED_USERNAMES or username.lower().startswith("deleted"):
+    lowered = username.lower()
+    if lowered.startswith("deleted") or (lowered in RESERVED_USERNAMES and not allow_reserved):
         raise InvalidInput("That username is reserved. Please choose another.")
     return username
 
@@ -139,11 +144,18 @@ def hash_password(password: str) -> str:
 
 
 def get_by_username(username: str) -> User | None:
+    # Anything that cannot be a username (a NUL byte in a URL, say) is nobody: PostgreSQL
+    # refuses NUL in text parameters, and there is no point asking.
+    if not USERNAME_RE.fullmatch(username):
+        return None
     return db.session.scalar(sa.select(User).where(User.username_lower == username.lower()))
 
 
 def get_by_email(email: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+    email = email.strip().lower()
+    if not email or len(email) > 254 or "\x00" in email:
+        return None
+    return db.session.scalar(sa.select(User).where(User.email == email))
 
 
 def get_by_login(login: str) -> User | None:
@@ -218,11 +230,14 @@ def register_user(
     display_name: str = "",
     role: Role = Role.MEMBER,
     confirmed: bool = False,
+    allow_reserved: bool = False,
 ) -> User:
     """Create an account; raises UsernameTaken, EmailTaken, InvalidInput, WeakPassword."""
-    username = check_username(username)
+    username = check_username(username, allow_reserved=allow_reserved)
     email = check_email(email)
     check_password(password, username=username, email=email)
+    # Hashed before the lookups: a known address must not answer faster than a new one.
+    password_hash = hash_password(password)
     if get_by_username(username) is not None:
         raise UsernameTaken()
     if get_by_email(email) is not None:
@@ -231,7 +246,7 @@ def register_user(
         username=username,
         username_lower=username.lower(),
         email=email,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         display_name=clean_text(display_name)[:60],
         role=role,
         email_confirmed_at=utcnow() if confirmed else None,
@@ -329,11 +344,11 @@ def load_session_user(session_id: str) -> User | None:
 
 
 def request_password_reset(email: str, secret_key: str, base_url: str) -> None:
-    """Email a reset link if the address has an account; the caller says the same either way."""
-    try:
-        email = check_email(email)
-    except InvalidInput:
-        return
+    """Email a reset link if the address has an account; the caller says the same either way.
+
+    Raises InvalidInput for something that is not an email address (that reveals nothing).
+    """
+    email = check_email(email)
     user = get_by_email(email)
     if user is None or user.is_deleted or user.is_banned:
         return

@@ -54,7 +54,7 @@ def register() -> Any:
             db.session.rollback()
             _tell_owner_of_existing_account(form.email.data)
             db.session.commit()
-            flash("Check your inbox: we sent a link to confirm your email address.", "success")
+            flash(REGISTERED, "success")
             return redirect(url_for("main.index"))
         except DomainError as err:
             field = {"WeakPassword": "password"}.get(type(err).__name__)
@@ -64,14 +64,18 @@ def register() -> Any:
                 field = "email"
             attach_error(form, err, field)
         else:
+            # Not logged in yet, so the answer is the same whether or not the address was
+            # known; following the emailed link logs the new member in.
             db.session.commit()
-            login_user(user)
-            flash(
-                "Welcome! Check your inbox: we sent a link to confirm your email address.",
-                "success",
-            )
+            flash(REGISTERED, "success")
             return redirect(url_for("main.index"))
     return render_form("accounts/register.html", form=form)
+
+
+REGISTERED = (
+    "Check your inbox: we sent a link to confirm your email address. "
+    "Follow it to finish creating your account."
+)
 
 
 def _tell_owner_of_existing_account(email: str) -> None:
@@ -107,6 +111,8 @@ def confirm(token: str) -> Any:
             db.session.rollback()
             return render_template("accounts/token_invalid.html", message=err.message), 400
         db.session.commit()
+        if changed and not current_user.is_authenticated and user.is_active:
+            login_user(user)
         flash(
             "Thank you: your email address is confirmed."
             if changed
@@ -151,7 +157,11 @@ def logout() -> Any:
 def reset_request() -> Any:
     form = forms.ResetRequestForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data, current_app.secret_key, base_url())
+        try:
+            services.request_password_reset(form.email.data, current_app.secret_key, base_url())
+        except DomainError as err:
+            attach_error(form, err, "email")
+            return render_form("accounts/reset_request.html", form=form)
         db.session.commit()
         flash(
             "If that address has an account, we sent it a link to reset the password. "

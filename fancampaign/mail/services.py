@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g, has_app_context
 
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.models import OutboxMessage
@@ -35,14 +35,25 @@ def queue_email(
 
 
 def _pending_ids() -> list[int]:
-    # Messages queued in this request, sent after its commit when MAIL_SEND_IMMEDIATELY is on.
-    from flask import g, has_app_context
-
+    # Messages queued in the open transaction; they become sendable only when it commits.
     if not has_app_context():
         return []
     if "mail_pending" not in g:
         g.mail_pending = []
     return g.mail_pending
+
+
+@sa.event.listens_for(sa.orm.Session, "after_commit")
+def _on_commit(_session: sa.orm.Session) -> None:
+    if has_app_context() and g.get("mail_pending"):
+        g.mail_committed = [*g.get("mail_committed", []), *g.pop("mail_pending")]
+
+
+@sa.event.listens_for(sa.orm.Session, "after_transaction_end")
+def _on_transaction_end(_session: sa.orm.Session, transaction: Any) -> None:
+    # A rolled-back (or closed) outer transaction took its messages with it: never send them.
+    if transaction.parent is None and has_app_context():
+        g.pop("mail_pending", None)
 
 
 def render_message(message: OutboxMessage, sender: str) -> EmailMessage:
@@ -143,10 +154,8 @@ def _send(messages: list[OutboxMessage]) -> tuple[int, int]:
 
 
 def flush_after_commit(response: Any = None) -> Any:
-    """After a request that committed, send what it queued when sending at once is on."""
-    from flask import g
-
-    ids = g.pop("mail_pending", None)
+    """After a request, send what its committed transactions queued when sending at once is on."""
+    ids = g.pop("mail_committed", None)
     if ids and current_app.config.get("MAIL_SEND_IMMEDIATELY"):
         try:
             send_ids(ids)

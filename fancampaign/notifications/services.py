@@ -74,3 +74,23 @@ def list_for(user: User) -> sa.Select[tuple[Notification]]:
         .where(Notification.user_id == user.id)
         .order_by(Notification.id.desc())
     )
+
+
+def export_for(user: User) -> list[dict[str, Any]]:
+    """The user's notifications for "export my data"."""
+    rows = db.session.scalars(list_for(user))
+    return [
+        {
+            "kind": n.kind,
+            "text": n.text,
+            "url": n.url,
+            "created_at": n.created_at.isoformat(),
+            "read_at": n.read_at.isoformat() if n.read_at else None,
+        }
+        for n in rows
+    ]
+
+
+def erase_for(user: User) -> None:
+    """Delete the notifications addressed to an account being erased."""
+    db.session.execute(sa.delete(Notification).where(Notification.user_id == user.id))

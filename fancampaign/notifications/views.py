@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from fancampaign import signals
 from fancampaign.extensions import db
 from fancampaign.forms import BaseForm
 from fancampaign.guards import login_required
@@ -38,3 +39,13 @@ def index() -> Any:
         services.list_for(current_user), page=page, per_page=30, error_out=False
     )
     return render_template("notifications/index.html", pagination=pagination, form=form)
+
+
+@signals.account_exporting.connect
+def _export(user: Any, **_kw: Any) -> tuple[str, Any]:
+    return "notifications", services.export_for(user)
+
+
+@signals.account_deleting.connect
+def _erase(user: Any, **_kw: Any) -> None:
+    services.erase_for(user)

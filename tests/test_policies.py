@@ -1,0 +1,220 @@
+"""The permission table: who (role and state) may do what, one parametrized row per case.
+
+Policies are pure predicates, so the "things" they judge are plain stand-ins here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from flask_login import AnonymousUserMixin
+
+from fancampaign import policies
+from fancampaign.accounts.models import Role, User
+from fancampaign.extensions import utcnow
+
+OTHER_ID = 999
+ROLES = ["visitor", "member", "organiser", "moderator", "admin"]
+
+
+def person(role: str, *, state: str = "ok", user_id: int = 1) -> object:
+    """A user of a role ("visitor": not logged in) in a state: ok unconfirmed suspended banned."""
+    if role == "visitor":
+        return AnonymousUserMixin()
+    user = User(
+        id=user_id,
+        username=role,
+        username_lower=role,
+        role=Role(role),
+        email_confirmed_at=None if state == "unconfirmed" else utcnow(),
+        suspended_until=utcnow() + timedelta(days=1) if state == "suspended" else None,
+        is_banned=state == "banned",
+    )
+    return user
+
+
+def thread(**kw: object) -> SimpleNamespace:
+    return SimpleNamespace(**{"is_locked": False, "is_hidden": False, "author_id": OTHER_ID, **kw})
+
+
+def post(**kw: object) -> SimpleNamespace:
+    return SimpleNamespace(**{"author_id": OTHER_ID, "is_hidden": False, "is_deleted": False, **kw})
+
+
+def petition(**kw: object) -> SimpleNamespace:
+    return SimpleNamespace(**{"creator_id": OTHER_ID, "status": "open", **kw})
+
+
+# Each action: (name, call(user) -> bool). "own" things belong to user id 1.
+ACTIONS = {
+    "is_member": lambda u: policies.is_member(u),
+    "participate": lambda u: policies.can_participate(u),
+    "moderate": lambda u: policies.can_moderate(u),
+    "admin": lambda u: policies.can_admin(u),
+    "start_thread": lambda u: policies.can_start_thread(u, SimpleNamespace(is_staff_only=False)),
+    "start_staff_thread": lambda u: policies.can_start_thread(
+        u, SimpleNamespace(is_staff_only=True)
+    ),
+    "reply": lambda u: policies.can_reply(u, thread()),
+    "reply_locked": lambda u: policies.can_reply(u, thread(is_locked=True)),
+    "edit_own_post": lambda u: policies.can_edit_post(u, post(author_id=1)),
+    "edit_others_post": lambda u: policies.can_edit_post(u, post()),
+    "delete_own_post": lambda u: policies.can_delete_post(u, post(author_id=1)),
+    "delete_others_post": lambda u: policies.can_delete_post(u, post()),
+    "see_hidden_post": lambda u: policies.can_see_hidden(u, post(is_hidden=True)),
+    "see_own_hidden_post": lambda u: policies.can_see_hidden(u, post(is_hidden=True, author_id=1)),
+    "write_news": lambda u: policies.can_write_news(u),
+    "see_draft_news": lambda u: policies.can_see_news(u, SimpleNamespace(is_published=False)),
+    "see_published_news": lambda u: policies.can_see_news(u, SimpleNamespace(is_published=True)),
+    "start_petition": lambda u: policies.can_start_petition(u),
+    "open_petition_at_once": lambda u: policies.opens_petition_at_once(u),
+    "manage_others_petition": lambda u: policies.can_manage_petition(u, petition()),
+    "manage_own_pending_petition": lambda u: policies.can_manage_petition(
+        u, petition(creator_id=1, status="pending")
+    ),
+    "manage_own_open_petition": lambda u: policies.can_manage_petition(u, petition(creator_id=1)),
+    "see_pending_petition": lambda u: policies.can_see_petition(u, petition(status="pending")),
+    "export_signatures": lambda u: policies.can_export_signatures(u, petition()),
+    "review_petition": lambda u: policies.can_review_petition(u, petition(status="pending")),
+    "report": lambda u: policies.can_report(u, post()),
+    "report_own_post": lambda u: policies.can_report(u, post(author_id=1)),
+    "set_role_of_other": lambda u: policies.can_set_role(u, person("member", user_id=2), "admin"),
+    "set_own_role": lambda u: policies.can_set_role(u, u, Role.MEMBER),
+    "sanction_member": lambda u: policies.can_sanction(u, person("member", user_id=2)),
+    "sanction_organiser": lambda u: policies.can_sanction(u, person("organiser", user_id=2)),
+    "sanction_moderator": lambda u: policies.can_sanction(u, person("moderator", user_id=2)),
+    "sanction_admin": lambda u: policies.can_sanction(u, person("admin", user_id=2)),
+    "sanction_self": lambda u: policies.can_sanction(u, u),
+    "manage_categories": lambda u: policies.can_manage_categories(u),
+}
+
+# Expected answer per action for visitor, member, organiser, moderator, admin (all in good
+# standing: confirmed, not suspended, not banned).
+Y, N = True, False
+TABLE = {
+    #                              visitor member organiser moderator admin
+    "is_member": (N, Y, Y, Y, Y),
+    "participate": (N, Y, Y, Y, Y),
+    "moderate": (N, N, N, Y, Y),
+    "admin": (N, N, N, N, Y),
+    "start_thread": (N, Y, Y, Y, Y),
+    "start_staff_thread": (N, N, Y, Y, Y),
+    "reply": (N, Y, Y, Y, Y),
+    "reply_locked": (N, N, N, Y, Y),
+    "edit_own_post": (N, Y, Y, Y, Y),
+    "edit_others_post": (N, N, N, Y, Y),
+    "delete_own_post": (N, Y, Y, Y, Y),
+    "delete_others_post": (N, N, N, Y, Y),
+    "see_hidden_post": (N, N, N, Y, Y),
+    "see_own_hidden_post": (N, Y, Y, Y, Y),
+    "write_news": (N, N, Y, Y, Y),
+    "see_draft_news": (N, N, Y, Y, Y),
+    "see_published_news": (Y, Y, Y, Y, Y),
+    "start_petition": (N, Y, Y, Y, Y),
+    "open_petition_at_once": (N, N, Y, Y, Y),
+    "manage_others_petition": (N, N, Y, Y, Y),
+    "manage_own_pending_petition": (N, Y, Y, Y, Y),
+    "manage_own_open_petition": (N, N, Y, Y, Y),
+    "see_pending_petition": (N, N, Y, Y, Y),
+    "export_signatures": (N, N, Y, Y, Y),
+    "review_petition": (N, N, N, Y, Y),
+    "report": (N, Y, Y, Y, Y),
+    "report_own_post": (N, N, N, N, N),
+    "set_role_of_other": (N, N, N, N, Y),
+    "set_own_role": (N, N, N, N, N),
+    "sanction_member": (N, N, N, Y, Y),
+    "sanction_organiser": (N, N, N, Y, Y),
+    "sanction_moderator": (N, N, N, N, Y),
+    "sanction_admin": (N, N, N, N, N),
+    "sanction_self": (N, N, N, N, N),
+    "manage_categories": (N, N, N, N, Y),
+}
+
+CASES = [
+    pytest.param(role, action, expected, id=f"{role}-{action}")
+    for action, row in TABLE.items()
+    for role, expected in zip(ROLES, row, strict=True)
+]
+
+
+def test_the_table_covers_every_action():
+    assert set(TABLE) == set(ACTIONS)
+
+
+@pytest.mark.parametrize(("role", "action", "expected"), CASES)
+def test_permission_table(role, action, expected):
+    assert ACTIONS[action](person(role)) is expected
+
+
+# People not in good standing: what they lose, whatever their role.
+PARTICIPATION = ["participate", "start_thread", "reply", "start_petition", "report"]
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+@pytest.mark.parametrize("state", ["unconfirmed", "suspended", "banned"])
+@pytest.mark.parametrize("action", PARTICIPATION)
+def test_unconfirmed_suspended_and_banned_people_cannot_participate(role, state, action):
+    assert ACTIONS[action](person(role, state=state)) is False
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_a_banned_account_is_allowed_nothing_a_visitor_is_not(role, action):
+    if ACTIONS[action](person("visitor")):
+        return
+    assert ACTIONS[action](person(role, state="banned")) is False
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("ok", None),
+        ("unconfirmed", "confirm your email address"),
+        ("suspended", "suspended"),
+        ("banned", "log in"),
+    ],
+)
+def test_participation_problem_says_why_in_words(state, message):
+    problem = policies.participation_problem(person("member", state=state))
+    if message is None:
+        assert problem is None
+    else:
+        assert message in problem
+    assert "log in" in policies.participation_problem(person("visitor"))
+
+
+def test_a_suspended_organiser_cannot_write_news():
+    assert policies.can_write_news(person("organiser", state="suspended")) is False
+
+
+def test_an_expired_suspension_no_longer_counts():
+    user = person("member")
+    user.suspended_until = utcnow() - timedelta(seconds=1)
+    assert policies.can_participate(user)
+
+
+def test_every_policy_is_a_template_global(app):
+    for name in ("can_reply", "can_moderate", "can_write_news", "participation_problem"):
+        assert app.jinja_env.globals[name] is getattr(policies, name)
+
+
+def test_policies_do_not_import_flask():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(policies))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in (node.names if isinstance(node, ast.Import) else [node])
+        if getattr(alias, "name", None)
+    } | {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "flask" not in imported
+    assert "flask_login" not in imported
