@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -18,7 +18,12 @@ log = logging.getLogger("fancampaign.mail")
 
 
 def queue_email(
-    to: str, subject: str, body: str, *, dedupe_key: str | None = None
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
 ) -> OutboxMessage:
     """Store a message in the outbox (flushed, not committed). A repeated dedupe_key is a no-op."""
     if dedupe_key is not None:
@@ -28,6 +33,9 @@ def queue_email(
         if existing is not None:
             return existing
     message = OutboxMessage(to=to, subject=subject[:200], body=body, dedupe_key=dedupe_key)
+    if not_before is not None:
+        # Held until then (a scheduled post's announcement): only the worker sends it.
+        message.next_attempt_at = not_before
     db.session.add(message)
     db.session.flush()
     _pending_ids().append(message.id)
@@ -123,7 +131,11 @@ def send_ids(ids: list[int]) -> tuple[int, int]:
     messages = list(
         db.session.scalars(
             sa.select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.sent_at.is_(None))
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.sent_at.is_(None),
+                OutboxMessage.next_attempt_at <= utcnow(),
+            )
             .order_by(OutboxMessage.id)
         )
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import IO, Any
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -34,6 +34,7 @@ from fancampaign.news.models import (
     news_post_tags,
 )
 from fancampaign.petitions.models import PUBLIC_STATUSES, Petition
+from fancampaign.slugs import unique_slug
 from fancampaign.text import clean_multiline, clean_text, reading_time, render_markdown, slugify
 
 # Paths under /news that a slug must never shadow.
@@ -280,27 +281,11 @@ def _base_slug(title: str) -> str:
     return f"{base}-post" if base in RESERVED_SLUGS else base
 
 
-def _free_slug(base: str) -> str:
-    taken = set(
-        db.session.scalars(
-            sa.select(NewsPost.slug).where(
-                sa.or_(NewsPost.slug == base, NewsPost.slug.like(f"{base}-%"))
-            )
-        )
-    )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
-
-
 def _insert_with_free_slug(fields: dict[str, Any]) -> NewsPost:
     """Insert a post under the first free slug; a concurrent insert of the same slug retries."""
     base = _base_slug(fields["title"])
     for _attempt in range(SLUG_ATTEMPTS):
-        post = NewsPost(slug=_free_slug(base), **fields)
+        post = NewsPost(slug=unique_slug(NewsPost.slug, base), **fields)
         try:
             with db.session.begin_nested():
                 db.session.add(post)
@@ -578,15 +563,13 @@ def announce(post: NewsPost, petitions: Iterable[Petition]) -> int:
                 if not key or key in done:
                     continue  # one email per person per post, even across petitions
                 done.add(key)
-                message = queue_email(
+                queue_email(
                     email,
                     f"Update on “{petition.title}”: {post.title}",
                     _announcement_body(post, petition, url, base, signature_id),
                     dedupe_key=f"news:{post.id}:sig:{signature_id}",
+                    not_before=send_at if deferred else None,
                 )
-                if deferred and message.sent_at is None:
-                    message.next_attempt_at = send_at
-                    _hold_back(message.id)
                 queued += 1
     db.session.flush()
     return queued
@@ -613,13 +596,6 @@ def _announcement_body(
         f"Stop them for this petition: {base}/news/unsubscribe/{unsubscribe_token(signature_id)}",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _hold_back(message_id: int) -> None:
-    # Sending at once (demo, tests) goes through the ids queued in this request; a scheduled
-    # post's mail must instead wait for the worker and its next_attempt_at.
-    if has_app_context() and "mail_pending" in g and message_id in g.mail_pending:
-        g.mail_pending.remove(message_id)
 
 
 def _reschedule_announcement(post: NewsPost) -> None:
