@@ -15,54 +15,42 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
+_TITLE_LENGTH = Length(max=MAX_TITLE, message=f"The title must be {MAX_TITLE} characters or fewer.")
+
+
+def _body_field(label: str) -> TextAreaField:
+    """A post's Markdown body (new thread, reply, edit)."""
+    return TextAreaField(
+        label,
+        validators=[
+            DataRequired("Write something first."),
+            Length(max=MAX_BODY, message=f"A post must be {MAX_BODY:,} characters or fewer."),
+        ],
+        description=BODY_HINT,
+    )
+
+
 class ThreadForm(BaseForm):
     title = StringField(
         "Title",
-        validators=[
-            DataRequired("Enter a title."),
-            Length(max=MAX_TITLE, message=f"The title must be {MAX_TITLE} characters or fewer."),
-        ],
+        validators=[DataRequired("Enter a title."), _TITLE_LENGTH],
         filters=[_strip],
     )
-    body = TextAreaField(
-        "Your post",
-        validators=[
-            DataRequired("Write something first."),
-            Length(max=MAX_BODY, message=f"A post must be {MAX_BODY:,} characters or fewer."),
-        ],
-        description=BODY_HINT,
-    )
+    body = _body_field("Your post")
 
 
 class ReplyForm(BaseForm):
-    body = TextAreaField(
-        "Your reply",
-        validators=[
-            DataRequired("Write something first."),
-            Length(max=MAX_BODY, message=f"A post must be {MAX_BODY:,} characters or fewer."),
-        ],
-        description=BODY_HINT,
-    )
+    body = _body_field("Your reply")
     next = HiddenField()
 
 
 class EditPostForm(BaseForm):
     title = StringField(
         "Title",
-        validators=[
-            Optional(),
-            Length(max=MAX_TITLE, message=f"The title must be {MAX_TITLE} characters or fewer."),
-        ],
+        validators=[Optional(), _TITLE_LENGTH],
         filters=[_strip],
     )
-    body = TextAreaField(
-        "Your post",
-        validators=[
-            DataRequired("Write something first."),
-            Length(max=MAX_BODY, message=f"A post must be {MAX_BODY:,} characters or fewer."),
-        ],
-        description=BODY_HINT,
-    )
+    body = _body_field("Your post")
 
 
 class CategoryForm(BaseForm):

@@ -109,6 +109,8 @@ class Post(db.Model):
     hidden_reason: Mapped[str] = mapped_column(sa.String(30), default="")
     is_deleted: Mapped[bool] = mapped_column(default=False)
     deleted_at: Mapped[datetime | None]
+    # True when a moderator, not the author, deleted it: the page says which.
+    deleted_by_moderator: Mapped[bool] = mapped_column(default=False)
     like_count: Mapped[int] = mapped_column(default=0)
 
     thread: Mapped[Thread] = relationship()

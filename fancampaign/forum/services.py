@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -500,6 +501,32 @@ def move_thread(thread: Thread, category: Category) -> None:
     recount_category(category.id)
 
 
+def _add_post(
+    thread: Thread,
+    author_id: int | None,
+    body: str,
+    html: str,
+    now: datetime,
+    *,
+    held: bool,
+    is_first: bool = False,
+) -> Post:
+    """Store a post (a held one hidden for review) and flush it; counters are the caller's."""
+    post = Post(
+        thread_id=thread.id,
+        author_id=author_id,
+        is_first=is_first,
+        body=body,
+        body_html=html,
+        created_at=now,
+        is_hidden=held,
+        hidden_reason=HELD if held else "",
+    )
+    db.session.add(post)
+    db.session.flush()
+    return post
+
+
 def _new_thread(
     category: Category, author: User | None, title: str, body: str, *, held: bool
 ) -> Thread:
@@ -521,18 +548,7 @@ def _new_thread(
     )
     db.session.add(thread)
     db.session.flush()
-    post = Post(
-        thread_id=thread.id,
-        author_id=author_id,
-        is_first=True,
-        body=body,
-        body_html=html,
-        created_at=now,
-        is_hidden=held,
-        hidden_reason=HELD if held else "",
-    )
-    db.session.add(post)
-    db.session.flush()
+    post = _add_post(thread, author_id, body, html, now, held=held, is_first=True)
     if not held:
         _bump_for_new_post(thread, author_id, now, first=True)
         if author is not None:
@@ -580,17 +596,7 @@ def reply(user: User, thread: Thread, body: str) -> Post:
     held = _screen(body)
     html, mentioned = _render(body)
     now = utcnow()
-    post = Post(
-        thread_id=thread.id,
-        author_id=user.id,
-        body=body,
-        body_html=html,
-        created_at=now,
-        is_hidden=held,
-        hidden_reason=HELD if held else "",
-    )
-    db.session.add(post)
-    db.session.flush()
+    post = _add_post(thread, user.id, body, html, now, held=held)
     if not held:
         _bump_for_new_post(thread, user.id, now, first=False)
         _notify_reply(post, thread, user, mentioned)
@@ -666,10 +672,11 @@ def edit_post(user: User, post: Post, body: str, title: str | None = None) -> Po
 
 
 def delete_post(user: User, post: Post) -> None:
-    """Soft-delete a post ("deleted by author"); raises NotAllowed. Counters are recomputed."""
+    """Soft-delete a post (by its author, or a moderator); raises NotAllowed. Counters follow."""
     _require(policies.can_delete_post(user, post), user, "You cannot delete this post.")
     post.is_deleted = True
     post.deleted_at = utcnow()
+    post.deleted_by_moderator = post.author_id != user.id
     _recount_after_post_change(post.thread)
 
 

@@ -259,27 +259,36 @@ def revisions(post_id: int) -> Any:
 # Categories (admins) ----------------------------------------------------------------------
 
 
+def _save_category(form: forms.CategoryForm, category: Category | None, done: str) -> Any:
+    """Save a posted category form (category None adds one): the redirect once saved, else None
+    (show the form again, with the error attached)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        services.save_category(
+            current_user,
+            category,
+            name=form.name.data,
+            slug=form.slug.data or "",
+            description=form.description.data or "",
+            position=form.position.data,
+            is_staff_only=form.is_staff_only.data,
+        )
+    except DomainError as err:
+        attach_error(form, err, "slug" if "address" in err.message else "name")
+        return None
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("forum.categories"))
+
+
 @bp.route("/forum/categories", methods=["GET", "POST"])
 @admin_required
 def categories() -> Any:
     form = forms.CategoryForm()
-    if form.validate_on_submit():
-        try:
-            services.save_category(
-                current_user,
-                None,
-                name=form.name.data,
-                slug=form.slug.data or "",
-                description=form.description.data or "",
-                position=form.position.data,
-                is_staff_only=form.is_staff_only.data,
-            )
-        except DomainError as err:
-            attach_error(form, err, "slug" if "address" in err.message else "name")
-        else:
-            db.session.commit()
-            flash("The category is added.", "success")
-            return redirect(url_for("forum.categories"))
+    saved = _save_category(form, None, "The category is added.")
+    if saved is not None:
+        return saved
     return render_form("forum/categories.html", form=form, categories=services.categories())
 
 
@@ -288,23 +297,9 @@ def categories() -> Any:
 def edit_category(category_id: int) -> Any:
     category = db.get_or_404(Category, category_id)
     form = forms.CategoryForm(obj=category)
-    if form.validate_on_submit():
-        try:
-            services.save_category(
-                current_user,
-                category,
-                name=form.name.data,
-                slug=form.slug.data or "",
-                description=form.description.data or "",
-                position=form.position.data,
-                is_staff_only=form.is_staff_only.data,
-            )
-        except DomainError as err:
-            attach_error(form, err, "slug" if "address" in err.message else "name")
-        else:
-            db.session.commit()
-            flash("The category is saved.", "success")
-            return redirect(url_for("forum.categories"))
+    saved = _save_category(form, category, "The category is saved.")
+    if saved is not None:
+        return saved
     return render_form("forum/category_form.html", form=form, category=category)
 
 

@@ -293,6 +293,18 @@ def test_delete_own_post_shows_deleted_by_author(client: Any, login: Any) -> Non
     assert thread.reply_count == 0 and thread.category.post_count == 1
 
 
+def test_post_deleted_by_a_moderator_says_so(client: Any, login: Any) -> None:
+    author = make_user()
+    thread = make_thread()
+    post = make_reply(author, thread, "Spam spam spam")
+    login(make_user(role=Role.MODERATOR))
+    response = client.post(f"/forum/p/{post.id}/delete")
+    assert response.status_code == 302
+    html = main_html(client.get(response.location))
+    assert "Spam spam spam" not in html
+    assert "deleted by a moderator" in html and "deleted by its author" not in html
+
+
 def test_like_toggles(client: Any, login: Any) -> None:
     post = make_reply(make_user(), make_thread())
     login(make_user())
