@@ -1,0 +1,169 @@
+"""Layouts that hold on a phone, a tablet and a desktop, and text that survives 200% zoom.
+
+Every page type is opened at 320, 768 and 1280 px wide and none may scroll sideways; the main
+pages are screenshotted (full length) under the test's temporary directory (<width>px/<page>.png)
+for a person to look at. At 200% zoom (a 1280 px window zoomed in:
+640 CSS px at twice the pixel density) nothing scrolls sideways either, and with the browser's
+text size doubled (html font-size 200%) the text really grows (relative units) and still fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.a11y_kit import Site, context_as, fail_on_server_errors, running_site
+
+WIDTHS = (320, 768, 1280)
+# page type -> who looks at it
+PAGES = {
+    "home": None,
+    "news-list": None,
+    "article": None,
+    "petition-list": None,
+    "petition-open": None,
+    "petition-won": None,
+    "embed": None,
+    "forum-index": None,
+    "forum-category": None,
+    "register": None,
+    "search": None,
+    "thread": "hugo",
+    "new-thread": "hugo",
+    "settings": "hugo",
+    "notifications": "hugo",
+    "moderation-queue": "gelda",
+    "audit-log": "gelda",
+}
+
+SCREENSHOTS = (
+    "home",
+    "news-list",
+    "article",
+    "petition-list",
+    "petition-open",
+    "forum-index",
+    "thread",
+    "register",
+    "moderation-queue",
+)
+
+OVERFLOW_JS = """() => {
+  const doc = document.documentElement;
+  const wide = [];
+  if (doc.scrollWidth > doc.clientWidth + 1) {
+    for (const el of document.querySelectorAll('body *')) {
+      const box = el.getBoundingClientRect();
+      if (box.right > doc.clientWidth + 1 && box.width > 0 && !el.closest('.table-wrap')) {
+        wide.push(el.outerHTML.slice(0, 100));
+        if (wide.length >= 5) break;
+      }
+    }
+  }
+  return {scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, wide};
+}"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with running_site(tmp_path_factory.mktemp("layout")) as site:
+        yield site
+
+
+@pytest.fixture(autouse=True)
+def _server_errors_fail(site: Site) -> Iterator[None]:
+    yield from fail_on_server_errors(site)
+
+
+def _visit_all(
+    browser: Any, site: Site, check: Any, **context_options: Any
+) -> tuple[list[str], list[str]]:
+    """Open every page (as its viewer) and run check(page, name) -> problems."""
+    problems: list[str] = []
+    missing: list[str] = []
+    contexts: dict[str | None, Any] = {}
+    try:
+        for name, viewer in PAGES.items():
+            if name not in site.pages:
+                missing.append(f"{name}: {site.skipped.get(name, 'area not ready')}")
+                continue
+            if viewer not in contexts:
+                contexts[viewer] = context_as(browser, site, viewer, **context_options)
+                contexts[viewer].new_page()
+            page = contexts[viewer].pages[0]
+            response = page.goto(site(site.pages[name]))
+            assert response is not None and response.status == 200, (name, response)
+            problems.extend(f"{name}: {p}" for p in check(page, name))
+    finally:
+        for context in contexts.values():
+            context.close()
+    return problems, missing
+
+
+def _no_sideways_scroll(page: Any) -> list[str]:
+    info = page.evaluate(OVERFLOW_JS)
+    if info["scrollWidth"] > info["clientWidth"] + 1:
+        return [
+            f"scrolls sideways ({info['scrollWidth']} > {info['clientWidth']} px); "
+            f"too wide: {info['wide']}"
+        ]
+    return []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_pages_fit_the_width_and_are_screenshotted(site, browser, tmp_path: Path, width):
+    shots = tmp_path / f"{width}px"
+    shots.mkdir()
+
+    def check(page: Any, name: str) -> list[str]:
+        if name in SCREENSHOTS:
+            path = shots / f"{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            assert path.stat().st_size > 0
+        return _no_sideways_scroll(page)
+
+    problems, missing = _visit_all(browser, site, check, viewport={"width": width, "height": 800})
+    assert not problems, f"at {width}px:\n" + "\n".join(problems)
+    taken = {p.stem for p in shots.glob("*.png")}
+    assert taken == {n for n in SCREENSHOTS if n in site.pages}, taken
+    if missing:
+        pytest.skip("page types not checked: " + "; ".join(missing))
+
+
+def test_pages_reflow_at_200_percent_zoom(site, browser):
+    problems, missing = _visit_all(
+        browser,
+        site,
+        lambda page, name: _no_sideways_scroll(page),
+        viewport={"width": 640, "height": 450},
+        device_scale_factor=2,
+    )
+    assert not problems, "at 200% zoom:\n" + "\n".join(problems)
+    if missing:
+        pytest.skip("page types not checked: " + "; ".join(missing))
+
+
+TEXT_SIZE_JS = """() => {
+  const p = document.querySelector('main p, main li, main label') || document.body;
+  const before = parseFloat(getComputedStyle(p).fontSize);
+  document.documentElement.style.fontSize = '200%';
+  const after = parseFloat(getComputedStyle(p).fontSize);
+  return {before, after};
+}"""
+
+
+def test_text_doubles_with_the_browser_text_size_and_still_fits(site, browser):
+    def check(page: Any, name: str) -> list[str]:
+        sizes = page.evaluate(TEXT_SIZE_JS)
+        found = []
+        if sizes["after"] < 1.8 * sizes["before"]:
+            found.append(f"text does not grow with the browser's text size: {sizes}")
+        return found + _no_sideways_scroll(page)
+
+    problems, missing = _visit_all(browser, site, check, viewport={"width": 1280, "height": 800})
+    assert not problems, "with text at 200%:\n" + "\n".join(problems)
+    if missing:
+        pytest.skip("page types not checked: " + "; ".join(missing))
