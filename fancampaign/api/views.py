@@ -24,6 +24,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from fancampaign.api import serializers as out
 from fancampaign.api.openapi import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT, MAX_PAGE, spec
+from fancampaign.cache import anonymous_page
 from fancampaign.errors import InvalidInput, NotFoundError
 from fancampaign.extensions import csrf, db, limiter, utcnow
 from fancampaign.forum.models import Category, Post, Thread
@@ -210,6 +211,7 @@ def petitions() -> Any:
 
 
 @bp.route("/petitions/<slug>")
+@anonymous_page()
 def petition(slug: str) -> Any:
     _check_slug(slug, "petition")
     found = db.session.scalar(

@@ -110,7 +110,7 @@ class Post(db.Model):
     is_deleted: Mapped[bool] = mapped_column(default=False)
     deleted_at: Mapped[datetime | None]
     # True when a moderator, not the author, deleted it: the page says which.
-    deleted_by_moderator: Mapped[bool] = mapped_column(default=False)
+    deleted_by_moderator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     like_count: Mapped[int] = mapped_column(default=0)
 
     thread: Mapped[Thread] = relationship()

@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.cache import anonymous_page
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
@@ -76,6 +77,7 @@ def _post_location(post: Post) -> str:
 
 
 @bp.route("/forum")
+@anonymous_page()
 def index() -> Any:
     categories = services.categories()
     latest = services.latest_threads([c.id for c in categories])
@@ -83,6 +85,7 @@ def index() -> Any:
 
 
 @bp.route("/forum/<slug>")
+@anonymous_page()
 def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
@@ -113,6 +116,7 @@ def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
 
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
+@anonymous_page()
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 
 from fancampaign import signals
+from fancampaign.cache import anonymous_page
 from fancampaign.extensions import db
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
 
@@ -15,6 +16,7 @@ bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
+@anonymous_page()
 def index() -> Any:
     sections = sorted(
         (

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign import policies, signals
+from fancampaign.cache import anonymous_page
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db
 from fancampaign.guards import guard
@@ -54,6 +55,7 @@ def _tag_or_404(tag: str) -> str:
 
 
 @bp.route("/news")
+@anonymous_page()
 def index() -> Any:
     tag = request.args.get("tag")
     return _listing(_tag_or_404(tag) if tag is not None else None)
@@ -81,6 +83,7 @@ def _listing(tag: str | None) -> Any:
 
 
 @bp.route("/news/<slug>")
+@anonymous_page()
 def show(slug: str) -> Any:
     post = services.get_post(slug, current_user, full=True)
     if post.is_published and post.thread_id is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -23,6 +23,7 @@ from flask import (
 from flask_login import current_user
 
 from fancampaign import policies
+from fancampaign.cache import anonymous_page
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import organiser_required, participant_required
@@ -60,6 +61,7 @@ def _field_error(form: Any, err: DomainError) -> None:
 
 
 @bp.route("/petitions")
+@anonymous_page()
 def index() -> Any:
     status = request.args.get("status", "open")
     sort = request.args.get("sort", "popular")
@@ -116,6 +118,7 @@ def _show(
 
 
 @bp.route("/petitions/<slug>")
+@anonymous_page()
 def show(slug: str) -> Any:
     return _show(_load(slug))
 
@@ -231,21 +234,27 @@ def check_inbox(slug: str) -> Any:
     return render_template("petitions/check_inbox.html", petition=_load(slug))
 
 
+def _act_and_show(action: Callable[[Any, Petition], object], petition: Petition, done: str) -> Any:
+    """Run one service call by the current user on the petition, commit (or roll back and flash
+    the error), then back to the petition's page."""
+    try:
+        action(current_user, petition)
+    except DomainError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("petitions.show", slug=petition.slug), 303)
+
+
 @bp.route("/petitions/<slug>/withdraw", methods=["POST"])
 @limiter.limit(_sign_limit)
 def withdraw(slug: str) -> Any:
     petition = _load(slug)
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login", next=url_for("petitions.show", slug=slug)))
-    try:
-        services.withdraw_signature(current_user, petition)
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-        return redirect(url_for("petitions.show", slug=petition.slug), 303)
-    db.session.commit()
-    flash("Your signature has been removed.", "success")
-    return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    return _act_and_show(services.withdraw_signature, petition, "Your signature has been removed.")
 
 
 @bp.route("/signatures/confirm/<token>", methods=["GET", "POST"])
@@ -279,15 +288,7 @@ def _confirm_max_age() -> int:
 @organiser_required
 def close(slug: str) -> Any:
     petition = _load(slug)
-    try:
-        services.close_petition(current_user, petition)
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-        return redirect(url_for("petitions.show", slug=petition.slug), 303)
-    db.session.commit()
-    flash("The petition is closed.", "success")
-    return redirect(url_for("petitions.show", slug=petition.slug), 303)
+    return _act_and_show(services.close_petition, petition, "The petition is closed.")
 
 
 @bp.route("/petitions/<slug>/won", methods=["GET", "POST"])

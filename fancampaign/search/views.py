@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
+from fancampaign.cache import anonymous_page
 from fancampaign.search import services
 
 bp = Blueprint("search", __name__)
 
 
 @bp.route("/search")
+@anonymous_page()
 def results() -> Any:
     q = request.args.get("q", "")
     try:

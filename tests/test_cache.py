@@ -1,0 +1,217 @@
+"""The anonymous page cache: served from Redis, invalidated by commits, never personal."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from flask import g, render_template_string
+from flask_wtf.csrf import generate_csrf
+
+from fancampaign import cache
+from fancampaign.extensions import db
+from tests.factories import make_user
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7"
+
+
+def _redis_up() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.3).ping()
+    except Exception:
+        return False
+    return True
+
+
+needs_redis = pytest.mark.skipif(not _redis_up(), reason="Redis is not running")
+
+
+@pytest.fixture
+def probe(app):
+    """A cached page counting its renders; /probe/form holds a CSRF token."""
+    renders = {"n": 0}
+
+    def page():
+        renders["n"] += 1
+        names = ", ".join(u.name for u in db.session.scalars(db.select(cache_user_model())))
+        return f"<p>render {renders['n']}: {names}</p>"
+
+    def form_page():
+        renders["n"] += 1
+        return render_template_string(
+            "<form><input name=csrf_token value='{{ t }}'></form>", t=generate_csrf()
+        )
+
+    app.add_url_rule("/probe", "probe", cache.anonymous_page()(page))
+    app.add_url_rule("/probe/form", "probe_form", cache.anonymous_page()(form_page))
+    app.add_url_rule("/probe/plain", "probe_plain", cache.anonymous_page()(lambda: "<p>same</p>"))
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    return renders
+
+
+def cache_user_model():
+    from fancampaign.accounts.models import User
+
+    return User
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_anonymous_page_is_rendered_once_then_served_from_redis(client, probe):
+    first = client.get("/probe")
+    second = client.get("/probe")
+
+    assert first.status_code == second.status_code == 200
+    assert second.data == first.data
+    assert probe["n"] == 1
+    assert second.headers["Cache-Control"] == "public, no-cache"
+    assert "Cookie" in second.headers["Vary"]
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_committed_write_shows_on_the_next_request(client, probe):
+    user = make_user(username="koyomi")
+    db.session.commit()
+    assert b"koyomi" in client.get("/probe").data
+
+    user.display_name = "Koyomi the scrapper"
+    db.session.commit()
+
+    assert b"Koyomi the scrapper" in client.get("/probe").data
+    assert probe["n"] == 2
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_rolled_back_write_and_a_login_time_do_not_invalidate(client, probe):
+    user = make_user(username="zapan")
+    db.session.commit()
+    client.get("/probe")
+
+    user.display_name = "never saved"
+    db.session.flush()
+    db.session.rollback()
+    user.last_login_at = db.func.now()
+    db.session.commit()
+    client.get("/probe")
+
+    assert probe["n"] == 1
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_conditional_get_is_answered_304_without_rendering(client, probe):
+    etag = client.get("/probe").headers["ETag"].strip('"')
+
+    again = client.get("/probe", headers={"If-None-Match": f'"{etag}"'})
+
+    assert again.status_code == 304
+    assert probe["n"] == 1
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_logged_in_people_get_a_fresh_private_page(client, probe, login):
+    client.get("/probe")
+    login(make_user(username="hugo"))
+    db.session.commit()
+
+    response = client.get("/probe")
+
+    assert probe["n"] == 2
+    assert response.headers["Cache-Control"] == "private, no-cache"
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_each_visitor_gets_their_own_csrf_token_from_a_cached_form(app, probe):
+    first, second = app.test_client(), app.test_client()
+
+    a = first.get("/probe/form")
+    # The test kit keeps one app context (and `g`) across requests; a server does not.
+    g.pop("csrf_token", None)
+    b = second.get("/probe/form")
+
+    assert probe["n"] == 1
+    assert cache.CSRF_MARK.encode() not in b.data
+    assert a.data != b.data
+    with second.session_transaction() as session:
+        assert session["csrf_token"]
+    assert b.headers["Cache-Control"] == "private, no-cache"
+    assert "ETag" not in b.headers
+
+
+@pytest.mark.config(REDIS_URL="redis://127.0.0.1:1/0", PAGE_CACHE_ENABLED=True)
+def test_a_dead_redis_only_costs_the_cache(client, probe):
+    assert client.get("/probe").status_code == 200
+    assert client.get("/probe").status_code == 200
+    assert probe["n"] == 2
+
+
+def test_without_redis_pages_still_get_etags_and_304(client, probe):
+    first = client.get("/probe/plain")
+    again = client.get("/probe/plain", headers={"If-None-Match": first.headers["ETag"]})
+
+    assert first.headers["Cache-Control"] == "public, no-cache"
+    assert again.status_code == 304
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_memoise_computes_once_per_key(app):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return [["GB", 3], ["FR", 2]]
+
+    assert cache.memoise("k:1", compute) == [["GB", 3], ["FR", 2]]
+    assert cache.memoise("k:1", compute) == [["GB", 3], ["FR", 2]]
+    assert cache.memoise("k:2", compute) == [["GB", 3], ["FR", 2]]
+    assert len(calls) == 2
+
+
+@pytest.mark.config(PAGE_CACHE_ENABLED=True)
+def test_memoise_without_redis_keeps_values_in_the_process(app):
+    calls = []
+    key = f"k:{uuid.uuid4().hex}"
+
+    def compute():
+        calls.append(1)
+        return {"n": 1}
+
+    assert cache.memoise(key, compute) == cache.memoise(key, compute) == {"n": 1}
+    assert len(calls) == 1
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_page_that_sets_a_cookie_is_never_public(app, client, probe):
+    def page_with_unrendered_form():
+        generate_csrf()  # what instantiating a FlaskForm does
+        return "<p>no form shown</p>"
+
+    app.add_url_rule(
+        "/probe/quiet", "probe_quiet", cache.anonymous_page()(page_with_unrendered_form)
+    )
+
+    first = client.get("/probe/quiet")
+    g.pop("csrf_token", None)
+    again = app.test_client().get("/probe/quiet")
+
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert "Set-Cookie" not in again.headers
+    assert again.headers["Cache-Control"] == "public, no-cache"
+
+
+@pytest.mark.config(REDIS_URL=REDIS_URL)
+def test_under_test_the_cache_is_off_unless_asked(client, probe):
+    client.get("/probe")
+    client.get("/probe")
+
+    assert probe["n"] == 2
