@@ -55,6 +55,15 @@ class Item:
         return f"{KINDS[self.kind].label}: {self.title}"[:200]
 
 
+def _by_id(model: Any, ids: Iterable[int], *options: Any) -> dict[int, Any]:
+    """The rows of `model` with these ids (eager-loading `options`), by id; no query for none."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(sa.select(model).where(model.id.in_(ids)).options(*options))
+    return {row.id: row for row in rows}
+
+
 class Kind:
     """The adapter of one kind; subclasses fill in what applies to them."""
 
@@ -117,18 +126,9 @@ class PostKind(Kind):
     def load_many(self, ids: Iterable[int]) -> dict[int, Any]:
         from fancampaign.forum.models import Post, Thread
 
-        ids = list(ids)
-        if not ids:
-            return {}
-        rows = db.session.scalars(
-            sa.select(Post)
-            .where(Post.id.in_(ids))
-            .options(
-                joinedload(Post.author),
-                joinedload(Post.thread).joinedload(Thread.category),
-            )
+        return _by_id(
+            Post, ids, joinedload(Post.author), joinedload(Post.thread).joinedload(Thread.category)
         )
-        return {p.id: p for p in rows}
 
     def wrap(self, obj: Any) -> Item:
         from fancampaign.forum.services import post_url, thread_url
@@ -194,15 +194,7 @@ class ThreadKind(Kind):
     def load_many(self, ids: Iterable[int]) -> dict[int, Any]:
         from fancampaign.forum.models import Thread
 
-        ids = list(ids)
-        if not ids:
-            return {}
-        rows = db.session.scalars(
-            sa.select(Thread)
-            .where(Thread.id.in_(ids))
-            .options(joinedload(Thread.author), joinedload(Thread.category))
-        )
-        return {t.id: t for t in rows}
+        return _by_id(Thread, ids, joinedload(Thread.author), joinedload(Thread.category))
 
     def wrap(self, obj: Any) -> Item:
         from fancampaign.forum.services import thread_url
@@ -256,15 +248,7 @@ class SignatureKind(Kind):
     def load_many(self, ids: Iterable[int]) -> dict[int, Any]:
         from fancampaign.petitions.models import Signature
 
-        ids = list(ids)
-        if not ids:
-            return {}
-        rows = db.session.scalars(
-            sa.select(Signature)
-            .where(Signature.id.in_(ids))
-            .options(joinedload(Signature.user), joinedload(Signature.petition))
-        )
-        return {s.id: s for s in rows}
+        return _by_id(Signature, ids, joinedload(Signature.user), joinedload(Signature.petition))
 
     def wrap(self, obj: Any) -> Item:
         petition = obj.petition
@@ -315,12 +299,7 @@ class PetitionKind(Kind):
     def load_many(self, ids: Iterable[int]) -> dict[int, Any]:
         from fancampaign.petitions.models import Petition
 
-        ids = list(ids)
-        if not ids:
-            return {}
-        return {
-            p.id: p for p in db.session.scalars(sa.select(Petition).where(Petition.id.in_(ids)))
-        }
+        return _by_id(Petition, ids)
 
     def wrap(self, obj: Any) -> Item:
         return Item(
@@ -365,10 +344,7 @@ class UserKind(Kind):
     actions = frozenset({"edit"})
 
     def load_many(self, ids: Iterable[int]) -> dict[int, Any]:
-        ids = list(ids)
-        if not ids:
-            return {}
-        return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+        return _by_id(User, ids)
 
     def wrap(self, obj: Any) -> Item:
         return Item(

@@ -279,8 +279,8 @@ def _auto_hide(item: Item, reporters: int) -> None:
     _tell(
         item.author,
         None,
-        f"Your {KINDS[item.kind].label.lower()} “{item.title[:80]}” was reported by several "
-        "members and is hidden until a moderator reviews it.",
+        f"Your {_described(item)} was reported by several members and is hidden until a "
+        "moderator reviews it.",
         item.url,
     )
 
@@ -288,6 +288,41 @@ def _auto_hide(item: Item, reporters: int) -> None:
 def _require_action(item: Item, action: str) -> None:
     if action not in KINDS[item.kind].actions:
         raise InvalidInput("That cannot be done to this kind of item.")
+
+
+def _described(item: Item) -> str:
+    """How a message to its author names the item: kind and (shortened) title."""
+    return f"{KINDS[item.kind].label.lower()} “{item.title[:80]}”"
+
+
+def _decided(
+    moderator: User,
+    action: str,
+    item: Item,
+    reason: str,
+    reporters: list[int] | None = None,
+    *,
+    details: str = "",
+    told: str | None,
+    outcome: str = "",
+) -> ModerationAction:
+    """Log a decision on an item, tell its author (unless `told` is None), and thank the
+    reporters whose reports it closed (with the `outcome`)."""
+    row = _log(
+        moderator,
+        action,
+        item.kind,
+        item.id,
+        target_user=item.author,
+        label=item.title,
+        reason=reason,
+        details=details,
+    )
+    if told is not None:
+        _tell(item.author, moderator, told, item.url)
+    if reporters:
+        _thank_reporters(reporters, item, moderator, outcome)
+    return row
 
 
 def dismiss_reports(moderator: User, item: Item, reason: str) -> ModerationAction:
@@ -300,26 +335,17 @@ def dismiss_reports(moderator: User, item: Item, reason: str) -> ModerationActio
         raise NothingToDo("There are no open reports on this.")
     if restored:
         KINDS[item.kind].restore(item.obj)
-    row = _log(
+    told = f"A moderator reviewed the reports of your {_described(item)} and restored it. {reason}"
+    return _decided(
         moderator,
         "dismiss",
-        item.kind,
-        item.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
+        reporters,
         details="restored" if restored else "",
+        told=told if restored else None,
+        outcome="a moderator reviewed it and kept it.",
     )
-    if restored:
-        _tell(
-            item.author,
-            moderator,
-            f"A moderator reviewed the reports of your {KINDS[item.kind].label.lower()} "
-            f"“{item.title[:80]}” and restored it. {reason}",
-            item.url,
-        )
-    _thank_reporters(reporters, item, moderator, "a moderator reviewed it and kept it.")
-    return row
 
 
 def hide_item(moderator: User, item: Item, reason: str) -> ModerationAction:
@@ -333,24 +359,15 @@ def hide_item(moderator: User, item: Item, reason: str) -> ModerationAction:
         raise NothingToDo("This is already hidden.")
     KINDS[item.kind].hide(item.obj, HIDDEN_BY_MODERATOR)
     reporters = _close_reports(item.kind, item.id, "resolved", moderator)
-    row = _log(
+    return _decided(
         moderator,
         "hide",
-        item.kind,
-        item.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
+        reporters,
+        told=f"A moderator hid your {_described(item)}. Reason: {reason}",
+        outcome="a moderator hid it.",
     )
-    _tell(
-        item.author,
-        moderator,
-        f"A moderator hid your {KINDS[item.kind].label.lower()} “{item.title[:80]}”. "
-        f"Reason: {reason}",
-        item.url,
-    )
-    _thank_reporters(reporters, item, moderator, "a moderator hid it.")
-    return row
 
 
 def restore_item(moderator: User, item: Item, reason: str) -> ModerationAction:
@@ -363,25 +380,17 @@ def restore_item(moderator: User, item: Item, reason: str) -> ModerationAction:
     was_held = item.hidden_reason == HELD
     KINDS[item.kind].restore(item.obj)
     reporters = _close_reports(item.kind, item.id, "dismissed", moderator)
-    row = _log(
+    what = "approved" if was_held else "restored"
+    return _decided(
         moderator,
         "restore",
-        item.kind,
-        item.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
+        reporters,
         details="released from review" if was_held else "",
+        told=f"A moderator {what} your {_described(item)}. {reason}",
+        outcome="a moderator reviewed it and kept it.",
     )
-    what = "approved" if was_held else "restored"
-    _tell(
-        item.author,
-        moderator,
-        f"A moderator {what} your {KINDS[item.kind].label.lower()} “{item.title[:80]}”. {reason}",
-        item.url,
-    )
-    _thank_reporters(reporters, item, moderator, "a moderator reviewed it and kept it.")
-    return row
 
 
 def delete_item(moderator: User, item: Item, reason: str) -> ModerationAction:
@@ -393,24 +402,15 @@ def delete_item(moderator: User, item: Item, reason: str) -> ModerationAction:
         raise NothingToDo("This is already deleted.")
     KINDS[item.kind].delete(moderator, item.obj)
     reporters = _close_reports(item.kind, item.id, "resolved", moderator)
-    row = _log(
+    return _decided(
         moderator,
         "delete",
-        item.kind,
-        item.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
+        reporters,
+        told=f"A moderator deleted your {_described(item)}. Reason: {reason}",
+        outcome="a moderator deleted it.",
     )
-    _tell(
-        item.author,
-        moderator,
-        f"A moderator deleted your {KINDS[item.kind].label.lower()} “{item.title[:80]}”. "
-        f"Reason: {reason}",
-        item.url,
-    )
-    _thank_reporters(reporters, item, moderator, "a moderator deleted it.")
-    return row
 
 
 def edit_item(moderator: User, item: Item, text: str, reason: str) -> ModerationAction:
@@ -422,24 +422,16 @@ def edit_item(moderator: User, item: Item, text: str, reason: str) -> Moderation
     before = adapter.editable_text(item.obj)
     adapter.edit(moderator, item.obj, text)
     reporters = _close_reports(item.kind, item.id, "resolved", moderator)
-    row = _log(
+    return _decided(
         moderator,
         "edit",
-        item.kind,
-        item.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
+        reporters,
         details=f"was: {before[:280]}",
+        told=f"A moderator edited your {_described(item)}. Reason: {reason}",
+        outcome="a moderator edited it.",
     )
-    _tell(
-        item.author,
-        moderator,
-        f"A moderator edited your {adapter.label.lower()} “{item.title[:80]}”. Reason: {reason}",
-        item.url,
-    )
-    _thank_reporters(reporters, item, moderator, "a moderator edited it.")
-    return row
 
 
 THREAD_TOOLS = {
@@ -462,22 +454,13 @@ def thread_tool(moderator: User, item: Item, action: str, reason: str) -> Modera
         raise NothingToDo(f"This thread is already {word}.")
     setattr(thread, attribute, value)
     db.session.flush()
-    row = _log(
+    return _decided(
         moderator,
         action,
-        "thread",
-        thread.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
+        told=f"A moderator {word} your thread “{thread.title[:80]}”. Reason: {reason}",
     )
-    _tell(
-        item.author,
-        moderator,
-        f"A moderator {word} your thread “{thread.title[:80]}”. Reason: {reason}",
-        item.url,
-    )
-    return row
 
 
 def move_thread(moderator: User, item: Item, category: Any, reason: str) -> ModerationAction:
@@ -495,23 +478,15 @@ def move_thread(moderator: User, item: Item, category: Any, reason: str) -> Mode
         raise NothingToDo("The thread is already in that category.")
     old_name = thread.category.name
     forum_move(thread, category)
-    row = _log(
+    return _decided(
         moderator,
         "move",
-        "thread",
-        thread.id,
-        target_user=item.author,
-        label=item.title,
-        reason=reason,
+        item,
+        reason,
         details=f"from {old_name} to {category.name}",
+        told=f"A moderator moved your thread “{thread.title[:80]}” to {category.name}. "
+        f"Reason: {reason}",
     )
-    _tell(
-        item.author,
-        moderator,
-        f"A moderator moved your thread “{thread.title[:80]}” to {category.name}. Reason: {reason}",
-        item.url,
-    )
-    return row
 
 
 # Petitions ------------------------------------------------------------------------------

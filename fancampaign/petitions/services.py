@@ -39,6 +39,7 @@ from fancampaign.petitions.models import (
     PetitionCounterSlot,
     Signature,
 )
+from fancampaign.slugs import unique_slug
 from fancampaign.text import clean_multiline, clean_text, normalise_email, render_markdown, slugify
 
 log = logging.getLogger("fancampaign.petitions")
@@ -120,23 +121,6 @@ def _check_petition_input(
     return PetitionInput(title, summary, body, target, goal, deadline)
 
 
-def _unique_slug(title: str) -> str:
-    base = slugify(title, max_length=80)
-    taken = set(
-        db.session.scalars(
-            sa.select(Petition.slug).where(
-                sa.or_(Petition.slug == base, Petition.slug.like(f"{base}-%"))
-            )
-        )
-    )
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
-
-
 def create_petition(
     creator: User,
     *,
@@ -171,7 +155,7 @@ def create_petition(
         status="pending",
     )
     for _attempt in range(5):
-        petition.slug = _unique_slug(data.title)
+        petition.slug = unique_slug(Petition.slug, slugify(data.title, max_length=80))
         try:
             with db.session.begin_nested():
                 db.session.add(petition)
@@ -687,8 +671,8 @@ def get_petition(slug: str, *, with_creator: bool = True) -> Petition:
     return petition
 
 
-def recent_signers(petition: Petition, limit: int = 10) -> list[Signature]:
-    """The latest confirmed signatures that chose to show their name."""
+def _latest_confirmed(petition: Petition, limit: int, *where: Any) -> list[Signature]:
+    """The petition's latest confirmed signatures that also meet `where`, signers loaded."""
     return list(
         db.session.scalars(
             sa.select(Signature)
@@ -696,7 +680,7 @@ def recent_signers(petition: Petition, limit: int = 10) -> list[Signature]:
             .where(
                 Signature.petition_id == petition.id,
                 Signature.confirmed_at.is_not(None),
-                Signature.is_public.is_(True),
+                *where,
             )
             .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
             .limit(limit)
@@ -704,21 +688,15 @@ def recent_signers(petition: Petition, limit: int = 10) -> list[Signature]:
     )
 
 
+def recent_signers(petition: Petition, limit: int = 10) -> list[Signature]:
+    """The latest confirmed signatures that chose to show their name."""
+    return _latest_confirmed(petition, limit, Signature.is_public.is_(True))
+
+
 def reasons(petition: Petition, limit: int = 10) -> list[Signature]:
     """Why people are signing: the latest visible reasons of confirmed signatures."""
-    return list(
-        db.session.scalars(
-            sa.select(Signature)
-            .options(joinedload(Signature.user))
-            .where(
-                Signature.petition_id == petition.id,
-                Signature.confirmed_at.is_not(None),
-                Signature.reason != "",
-                Signature.reason_hidden.is_(False),
-            )
-            .order_by(Signature.confirmed_at.desc(), Signature.id.desc())
-            .limit(limit)
-        )
+    return _latest_confirmed(
+        petition, limit, Signature.reason != "", Signature.reason_hidden.is_(False)
     )
 
 
@@ -753,7 +731,20 @@ def daily_counts(petition: Petition, days: int = 60) -> list[tuple[date, int]]:
 
 
 def top_countries(petition: Petition, limit: int = 8) -> list[tuple[str, int]]:
-    """Where the signatures come from: (country code, count), most first."""
+    """Where the signatures come from: (country code, count), most first.
+
+    Memoised (Redis, else this process) under the petition's count: the GROUP BY reads every
+    signature (half a second at 300,000), and a new or withdrawn signature changes the key.
+    """
+    from fancampaign.cache import memoise
+
+    stamp = petition.created_at.timestamp()
+    key = f"top_countries:{petition.id}:{stamp}:{petition.signature_count}:{limit}"
+    pairs = memoise(key, lambda: _count_countries(petition, limit))
+    return [(code, count) for code, count in pairs]
+
+
+def _count_countries(petition: Petition, limit: int) -> list[tuple[str, int]]:
     n = sa.func.count().label("n")
     return [
         (code, count)

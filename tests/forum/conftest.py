@@ -6,8 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
 
 from fancampaign.moderation import watch
 
@@ -34,24 +32,3 @@ def watched(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[WatchStub]:
     stub = WatchStub()
     monkeypatch.setattr(watch, "screen", stub.screen)
     yield stub
-
-
-@pytest.fixture
-def login(client: FlaskClient) -> Any:
-    """login(user) logs the client in; None logs it out.
-
-    The test app context stays pushed across requests, so Flask-Login's per-request user
-    cache on `g` is dropped too (else a visitor's earlier request would stick).
-    """
-
-    def _login(user: Any) -> Any:
-        with client.session_transaction() as session:
-            if user is None:
-                session.pop("_user_id", None)
-            else:
-                session["_user_id"] = user.get_id()
-                session["_fresh"] = True
-        g.pop("_login_user", None)
-        return user
-
-    return _login

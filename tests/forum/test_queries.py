@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -14,27 +12,14 @@ from fancampaign.extensions import db, utcnow
 from fancampaign.forum import services
 from fancampaign.forum.models import Post, Thread
 from tests.factories import make_category, make_thread, make_user
+from tests.helpers import count_queries
 
 MAX_QUERIES = 8
 
 
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
-
-
 def queries_for(client: Any, url: str) -> int:
     db.session.expire_all()
-    with counting() as statements:
+    with count_queries() as statements:
         response = client.get(url)
     assert response.status_code == 200
     return len([s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))])

@@ -5,29 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask import g
 from flask.testing import FlaskClient
 
 from fancampaign.accounts.models import Role
 from tests.factories import make_user
+from tests.helpers import make_login
 
 
 @pytest.fixture
 def login(client: FlaskClient) -> Any:
-    """login(user) logs the client in; None logs it out (the cached user on `g` is dropped:
-    the test app context stays pushed across requests)."""
-
-    def _login(user: Any) -> Any:
-        with client.session_transaction() as session:
-            if user is None:
-                session.pop("_user_id", None)
-            else:
-                session["_user_id"] = user.get_id()
-                session["_fresh"] = True
-        g.pop("_login_user", None)
-        return user
-
-    return _login
+    """login(user) logs the client in; None logs it out."""
+    return make_login(client)
 
 
 @pytest.fixture

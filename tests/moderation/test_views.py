@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from fancampaign.extensions import db, utcnow
 from fancampaign.forum.models import Post, Thread
 from fancampaign.moderation import services
 from fancampaign.moderation.models import ModerationAction, Report, WatchedWord
 from tests.factories import PASSWORD, make_category, make_reply, make_thread, make_user
+from tests.helpers import count_queries
 
 
 @pytest.fixture
@@ -156,22 +156,13 @@ def test_queue_groups_reports_per_item_with_the_authors_history(client, login, p
 
 
 def _queries(client, url):
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
     from flask import g
 
     g.pop("_login_user", None)  # each request loads its user, as in production
     db.session.expire_all()
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    return len(statements)
+    return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 
 
 def _reported_posts(n):

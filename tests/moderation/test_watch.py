@@ -7,6 +7,7 @@ import pytest
 from fancampaign.extensions import db
 from fancampaign.moderation import services, watch
 from tests.factories import make_user
+from tests.helpers import count_queries
 
 
 @pytest.fixture
@@ -48,22 +49,11 @@ def test_screen_is_ok_with_an_empty_list(app):
 
 
 def test_the_list_is_read_once_per_request(app, words):
-    from sqlalchemy import event
-
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
     watch.forget()
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with count_queries() as statements:
         for _ in range(5):
             watch.screen("hello there")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-    assert len(statements) == 1
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
 
 def test_a_new_word_applies_at_once(app, moderator):

@@ -17,7 +17,7 @@ from fancampaign.news.models import NewsPost, NewsUpdate
 from fancampaign.petitions.models import Signature
 from fancampaign.petitions.services import sign_petition
 from tests.factories import make_news_post, make_petition, make_reply, make_user
-from tests.news.conftest import count_queries
+from tests.helpers import count_queries
 
 FORM = {"title": "Hope returns", "standfirst": "Good news.", "body": "Hello **fans**."}
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,20 +10,7 @@ import sqlalchemy as sa
 from fancampaign.extensions import db, utcnow
 from fancampaign.petitions.models import Petition
 from tests.factories import make_category, make_petition, make_user
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(_conn, _cursor, statement, *_args) -> None:
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
+from tests.helpers import count_queries
 
 
 def bulk_sign(petition: Petition, n: int) -> None:
@@ -64,7 +49,7 @@ def bulk_sign(petition: Petition, n: int) -> None:
 def page_queries(client, petition: Petition) -> int:
     url = f"/petitions/{petition.slug}"
     db.session.expire_all()
-    with counting() as statements:
+    with count_queries() as statements:
         response = client.get(url)
     assert response.status_code == 200
     return len(statements)

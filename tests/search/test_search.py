@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -18,25 +16,12 @@ from fancampaign.forum.services import delete_post
 from fancampaign.search import backend, indexer, services
 from fancampaign.search.models import SearchEntry
 from tests.factories import make_category, make_petition, make_reply, make_thread, make_user
+from tests.helpers import count_queries
 from tests.search.builders import make_news
 
 
 def found(q: str, kind: str | None = None, page: int = 1) -> list[tuple[str, str]]:
     return [(r.kind, r.url) for r in services.search(q, kind, page).items]
-
-
-@contextmanager
-def count_queries() -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def _count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", _count)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", _count)
 
 
 # Ranking -----------------------------------------------------------------------------------
@@ -371,9 +356,9 @@ def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
         db.session.execute(
             sa.text(
                 "INSERT INTO posts (thread_id, author_id, is_first, body, body_html, created_at, "
-                "is_hidden, hidden_reason, is_deleted, like_count) "
+                "is_hidden, hidden_reason, is_deleted, deleted_by_moderator, like_count) "
                 f"SELECT :t, :a, false, {concat}, '', "
-                "(SELECT created_at FROM posts WHERE id = :seed), false, '', false, 0 "
+                "(SELECT created_at FROM posts WHERE id = :seed), false, '', false, false, 0 "
                 f"FROM ({numbers}) AS {source}"
             ),
             {"t": thread_id, "a": author_id, "seed": seed_post_id},
@@ -383,10 +368,11 @@ def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
         concat = "'Bulk post number ' || i || ' about the motorball cyborg league'"
         db.session.execute(
             sa.text(
-                cte + "INSERT INTO posts (thread_id, author_id, is_first, body, body_html, "
-                "created_at, is_hidden, hidden_reason, is_deleted, like_count) "
+                cte
+                + "INSERT INTO posts (thread_id, author_id, is_first, body, body_html, created_at, "
+                "is_hidden, hidden_reason, is_deleted, deleted_by_moderator, like_count) "
                 f"SELECT :t, :a, 0, {concat}, '', "
-                "(SELECT created_at FROM posts WHERE id = :seed), 0, '', 0, 0 FROM n"
+                "(SELECT created_at FROM posts WHERE id = :seed), 0, '', 0, 0, 0 FROM n"
             ),
             {"t": thread_id, "a": author_id, "seed": seed_post_id},
         )

@@ -1,0 +1,46 @@
+"""Helpers shared by the area tests (fixtures stay in tests/conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
+
+from fancampaign.extensions import db
+
+
+@contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Collect the SQL statements run on db.engine inside the block."""
+    statements: list[str] = []
+
+    def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", _before)
+    try:
+        yield statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", _before)
+
+
+def make_login(client: FlaskClient) -> Any:
+    """A login(user) for `client` that also takes None to log out (the shared `login` fixture
+    only logs in). The test app context stays pushed across requests, so Flask-Login's cached
+    user on `g` is dropped too."""
+
+    def _login(user: Any) -> Any:
+        with client.session_transaction() as session:
+            if user is None:
+                session.pop("_user_id", None)
+            else:
+                session["_user_id"] = user.get_id()
+                session["_fresh"] = True
+        g.pop("_login_user", None)
+        return user
+
+    return _login
