@@ -279,7 +279,7 @@ def upgrade():
     sa.Column('hidden_reason', sa.String(length=30), nullable=False),
     sa.Column('is_deleted', sa.Boolean(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('deleted_by_moderator', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('deleted_by_moderator', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('like_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_posts_author_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['thread_id'], ['threads.id'], name=op.f('fk_posts_thread_id_threads'), ondelete='CASCADE'),
