@@ -10,9 +10,6 @@ subprocess (the same way as the ``live_server`` fixture of tests/e2e/conftest.py
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import make_config, reset_database
-from tests.e2e.conftest import SERVER_SCRIPT, LiveServer, _free_port, _wait_until_up
+from tests.e2e.conftest import LiveServer, _free_port, serve
 from tests.factories import PASSWORD
 
 TIMEOUT_MS = 10_000
@@ -267,7 +264,6 @@ def running_site(tmp_dir: Path) -> Iterator[Site]:
     reset_database(app)
     ctx = app.app_context()
     ctx.push()
-    process = log = None
     try:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
@@ -275,42 +271,10 @@ def running_site(tmp_dir: Path) -> Iterator[Site]:
         with app.test_request_context(base_url=url):
             build_data(site, app.config["SECRET_KEY"])
         db.session.commit()
-        env = {
-            **os.environ,
-            "FANCAMPAIGN_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "FANCAMPAIGN_MAIL_BACKEND": "console",
-            "FANCAMPAIGN_MAIL_SEND_IMMEDIATELY": "true",
-            "FANCAMPAIGN_TESTING": "true",
-            "FANCAMPAIGN_RATELIMIT_ENABLED": "false",
-            "FANCAMPAIGN_WTF_CSRF_ENABLED": "true",
-            "FANCAMPAIGN_BASE_URL": url,
-            "FANCAMPAIGN_UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"],
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("DATABASE_URL", None)
-        log_path = tmp_dir / "live-server.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVER_SCRIPT, str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=str(tmp_dir),
-        )
-        site.server = LiveServer(url, log_path, process)
-        _wait_until_up(site.server)
-        yield site
+        with serve(app, tmp_dir, port) as server:
+            site.server = server
+            yield site
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        if log is not None:
-            log.close()
         db.session.remove()
         ctx.pop()
         with app.app_context():

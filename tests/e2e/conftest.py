@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,10 @@ def _wait_until_up(server: LiveServer) -> None:
     raise RuntimeError(f"the live server did not answer /healthz:\n{server.mail_log()}")
 
 
-@pytest.fixture
-def live_server(app: Flask, tmp_path: Path) -> Iterator[LiveServer]:
-    """The app in a subprocess on the test's database, with console mail and real CSRF."""
-    from fancampaign.extensions import db
-
-    db.session.commit()  # whatever the test made so far is visible to the server
-    port = _free_port()
+@contextmanager
+def serve(app: Flask, directory: Path, port: int | None = None) -> Iterator[LiveServer]:
+    """Serve `app`'s database from a subprocess (console mail, real CSRF) until the block ends."""
+    port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -146,27 +144,38 @@ def live_server(app: Flask, tmp_path: Path) -> Iterator[LiveServer]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DATABASE_URL", None)
-    log_path = tmp_path / "live-server.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER_SCRIPT, str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=str(tmp_path),
-    )
-    server = LiveServer(url, log_path, process)
-    try:
-        _wait_until_up(server)
-        yield server
-    finally:
-        process.terminate()
+    log_path = directory / "live-server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVER_SCRIPT, str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(directory),
+        )
+        server = LiveServer(url, log_path, process)
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
+            _wait_until_up(server)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@pytest.fixture
+def live_server(app: Flask, tmp_path: Path) -> Iterator[LiveServer]:
+    """The app in a subprocess on the test's database, with console mail and real CSRF."""
+    from fancampaign.extensions import db
+
+    db.session.commit()  # whatever the test made so far is visible to the server
+    try:
+        with serve(app, tmp_path) as server:
+            yield server
+    finally:
         db.session.remove()
 
 
