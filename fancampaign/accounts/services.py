@@ -210,6 +210,14 @@ def user_for_confirm_token(token: str, secret_key: str, max_age: int) -> User:
     return user
 
 
+def confirm_token_email(token: str, secret_key: str, max_age: int) -> str:
+    """The address a confirmation link was sent to; raises InvalidToken."""
+    email = _load(token, secret_key, "confirm-email", max_age).get("e")
+    if not isinstance(email, str):
+        raise InvalidToken()
+    return email
+
+
 def user_for_reset_token(token: str, secret_key: str, max_age: int) -> User:
     """The user a reset link is for while it is unused; raises InvalidToken."""
     data = _load(token, secret_key, "reset-password", max_age)

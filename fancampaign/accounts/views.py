@@ -96,14 +96,13 @@ def _tell_owner_of_existing_account(email: str) -> None:
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> Any:
+    max_age = current_app.config["CONFIRM_TOKEN_MAX_AGE"]
     try:
-        user = services.user_for_confirm_token(
-            token, current_app.secret_key, current_app.config["CONFIRM_TOKEN_MAX_AGE"]
-        )
+        user = services.user_for_confirm_token(token, current_app.secret_key, max_age)
+        email = services.confirm_token_email(token, current_app.secret_key, max_age)
     except InvalidToken as err:
         return render_template("accounts/token_invalid.html", message=err.message), 400
     form = forms.ConfirmForm()
-    email = services._load(token, current_app.secret_key, "confirm-email", 10**9)["e"]
     if form.validate_on_submit():
         try:
             changed = services.confirm_email(user, email)
