@@ -290,6 +290,14 @@ def _require_action(item: Item, action: str) -> None:
         raise InvalidInput("That cannot be done to this kind of item.")
 
 
+def _checked_action(moderator: Any, item: Item, action: str, reason: str | None) -> str:
+    """The checks every item action starts with: a moderator, an action the kind allows, and a
+    reason; returns the cleaned reason."""
+    _require_moderator(moderator)
+    _require_action(item, action)
+    return check_reason(reason)
+
+
 def _described(item: Item) -> str:
     """How a message to its author names the item: kind and (shortened) title."""
     return f"{KINDS[item.kind].label.lower()} “{item.title[:80]}”"
@@ -350,9 +358,7 @@ def dismiss_reports(moderator: User, item: Item, reason: str) -> ModerationActio
 
 def hide_item(moderator: User, item: Item, reason: str) -> ModerationAction:
     """Hide an item (visible then only to moderators and, marked hidden, its author)."""
-    _require_moderator(moderator)
-    _require_action(item, "hide")
-    reason = check_reason(reason)
+    reason = _checked_action(moderator, item, "hide", reason)
     if item.hidden_reason == "deleted":
         raise NothingToDo("This has been deleted.")
     if item.is_hidden and item.hidden_reason == HIDDEN_BY_MODERATOR:
@@ -372,9 +378,7 @@ def hide_item(moderator: User, item: Item, reason: str) -> ModerationAction:
 
 def restore_item(moderator: User, item: Item, reason: str) -> ModerationAction:
     """Show a hidden (or held) item again; its open reports are closed as dismissed."""
-    _require_moderator(moderator)
-    _require_action(item, "restore")
-    reason = check_reason(reason)
+    reason = _checked_action(moderator, item, "restore", reason)
     if not item.is_hidden or item.hidden_reason == "deleted":
         raise NothingToDo("This is not hidden.")
     was_held = item.hidden_reason == HELD
@@ -395,9 +399,7 @@ def restore_item(moderator: User, item: Item, reason: str) -> ModerationAction:
 
 def delete_item(moderator: User, item: Item, reason: str) -> ModerationAction:
     """Delete an item for good (posts: marked deleted; signature reasons: the words go)."""
-    _require_moderator(moderator)
-    _require_action(item, "delete")
-    reason = check_reason(reason)
+    reason = _checked_action(moderator, item, "delete", reason)
     if item.hidden_reason == "deleted":
         raise NothingToDo("This is already deleted.")
     KINDS[item.kind].delete(moderator, item.obj)
@@ -415,9 +417,7 @@ def delete_item(moderator: User, item: Item, reason: str) -> ModerationAction:
 
 def edit_item(moderator: User, item: Item, text: str, reason: str) -> ModerationAction:
     """Edit what an item says (posts keep their previous version as a revision)."""
-    _require_moderator(moderator)
-    _require_action(item, "edit")
-    reason = check_reason(reason)
+    reason = _checked_action(moderator, item, "edit", reason)
     adapter = KINDS[item.kind]
     before = adapter.editable_text(item.obj)
     adapter.edit(moderator, item.obj, text)
