@@ -121,6 +121,14 @@ def parse_args() -> argparse.Namespace:
         "--users", type=int, default=0, help="members to create (default: 2,500 per second)"
     )
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="skip the bare-Flask ceiling measurement"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record each gunicorn worker with py-spy during the load (folded stacks in DIR)",
+    )
     return parser.parse_args()
 
 
@@ -260,11 +268,98 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             raise SystemExit("gunicorn exited at start-up")
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310
                 return
         except OSError:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not answer /healthz")
+
+
+def gunicorn_command(args: argparse.Namespace, port: int, app: str) -> list[str]:
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
+    if args.worker_class == "gthread":
+        command += ["--threads", str(args.threads)]
+    return [*command, app]
+
+
+def measure_ceiling(args: argparse.Namespace) -> dict[str, float]:
+    """The framework ceiling in the same run: bench/bare_app.py under the same gunicorn
+    settings and the same wrk load, GET /hello and GET /query (one primary-key query and a
+    small template), in requests per second."""
+    port = free_port()
+    env = {**app_env(args), "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(gunicorn_command(args, port, "bench.bare_app:app"), cwd=ROOT, env=env)
+    figures = {}
+    try:
+        wait_for(f"http://127.0.0.1:{port}/hello", server)
+        for name in ("hello", "query"):
+            completed = subprocess.run(
+                [
+                    "wrk",
+                    "-t",
+                    str(args.wrk_threads),
+                    "-c",
+                    str(args.connections),
+                    "-d",
+                    f"{min(args.duration, 10)}s",
+                    f"http://127.0.0.1:{port}/{name}",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            match = re.search(r"Requests/sec:\s+([\d.]+)", completed.stdout)
+            if not match:
+                raise SystemExit(completed.stdout + completed.stderr)
+            figures[f"bare_{name}_rps"] = float(match.group(1))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    return figures
+
+
+def start_profilers(args: argparse.Namespace, master: int) -> list[subprocess.Popen[bytes]]:
+    """py-spy on every worker of the gunicorn master, for the length of the load."""
+    if not args.profile:
+        return []
+    out = Path(args.profile)
+    out.mkdir(parents=True, exist_ok=True)
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "py-spy"),
+                "record",
+                "--pid",
+                pid,
+                "--duration",
+                str(args.duration),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"worker-{pid}.folded"),
+                "--nonblocking",
+                "--gil",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in children
+    ]
 
 
 def main() -> None:
@@ -276,29 +371,17 @@ def main() -> None:
         script.write_text(LUA)
         print(f"preparing {users:,} members on {re.sub(r'//[^@]*@', '//', args.database)} ...")
         info = prepare(args, users, requests_file)
+        ceiling = {} if args.no_ceiling else measure_ceiling(args)
         port = free_port()
-        command = [
-            str(VENV_BIN / "gunicorn"),
-            "--workers",
-            str(args.workers),
-            "--worker-class",
-            args.worker_class,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--backlog",
-            "2048",
-            "--log-level",
-            "warning",
-        ]
-        if args.worker_class == "gthread":
-            command += ["--threads", str(args.threads)]
-        command.append("wsgi:app")
-        server = subprocess.Popen(command, cwd=ROOT, env=app_env(args))
+        server = subprocess.Popen(
+            gunicorn_command(args, port, "wsgi:app"), cwd=ROOT, env=app_env(args)
+        )
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_for(base, server)
+            wait_for(f"{base}/healthz", server)
             for _ in range(20):  # warm every worker up (imports, connection pool)
                 urllib.request.urlopen(f"{base}/petitions/{info['slug']}", timeout=10).read()  # noqa: S310
+            spies = start_profilers(args, server.pid)
             completed = subprocess.run(
                 [
                     "wrk",
@@ -322,6 +405,8 @@ def main() -> None:
                 text=True,
                 check=True,
             )
+            for spy in spies:
+                spy.wait(timeout=60)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
@@ -341,6 +426,7 @@ def main() -> None:
         "counter": stored,
         "exact": stored == rows,
         "signatures_per_second": round(rows / figures["seconds"], 1),
+        **ceiling,
     }
     print(
         f"{result['signatures_per_second']:,.0f} confirmed signatures/s over "
@@ -350,6 +436,14 @@ def main() -> None:
         f"{figures['requests']:,} requests, {figures['non_303']} not 303, "
         f"{figures['socket_errors']} socket errors, {figures['exhausted']} beyond the members"
     )
+    if ceiling:
+        rate = result["signatures_per_second"]
+        print(
+            f"same-run ceiling, bare Flask under the same gunicorn and load: "
+            f"hello {ceiling['bare_hello_rps']:,.0f} req/s, one query + template "
+            f"{ceiling['bare_query_rps']:,.0f} req/s; signing = "
+            f"{rate / ceiling['bare_query_rps']:.0%} of the query + template figure"
+        )
     print(f"counter {stored:,} == rows {rows:,}: {'exact' if stored == rows else 'DRIFT'}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -147,14 +147,18 @@ def _note_flush(session: Session, _context: Any) -> None:
         pending.add(name)
 
 
+def note_write(session: Session, name: str | None) -> None:
+    """The transaction writes table `name`: pages showing it go stale at the commit.
+    Listeners call it for ORM flushes and DML statements; a statement they cannot see into
+    (DML inside a CTE) says so itself."""
+    if name in CONTENT_TABLES:
+        session.info.setdefault(_PENDING, set()).add(name)
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _note_statement(state: Any) -> None:
-    if not (state.is_update or state.is_delete or state.is_insert):
-        return
-    table = getattr(state.statement, "table", None)
-    name = getattr(table, "name", None)
-    if name in CONTENT_TABLES:
-        state.session.info.setdefault(_PENDING, set()).add(name)
+    if state.is_update or state.is_delete or state.is_insert:
+        note_write(state.session, getattr(getattr(state.statement, "table", None), "name", None))
 
 
 @event.listens_for(Session, "after_commit")

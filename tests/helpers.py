@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import g
 from flask.testing import FlaskClient
@@ -44,3 +46,20 @@ def make_login(client: FlaskClient) -> Any:
         return user
 
     return _login
+
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7"
+
+
+def _redis_up() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.3).ping()
+    except Exception:
+        return False
+    return True
+
+
+# For tests of the Redis paths (the page cache): they run wherever a Redis answers.
+needs_redis = pytest.mark.skipif(not _redis_up(), reason="Redis is not running")

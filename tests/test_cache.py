@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -12,21 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from fancampaign import cache
 from fancampaign.extensions import db
 from tests.factories import make_user
-
-REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/7"
-
-
-def _redis_up() -> bool:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.3).ping()
-    except Exception:
-        return False
-    return True
-
-
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="Redis is not running")
+from tests.helpers import REDIS_URL, needs_redis
 
 
 @pytest.fixture

@@ -7,25 +7,27 @@ statement before the caller's commit, so each row lock is held for the shortest 
 concurrent signers mostly lock different rows (measured on PostgreSQL with 32 writers: one
 row ~550 commits/s, 16 slots ~3,000/s; PostgreSQL holds a row lock until the commit is on
 disk, so one row caps the rate at one signature per fsync). The unique constraints on
-(petition_id, user_id) and (petition_id, email_normalised) decide races: the insert runs
-in a SAVEPOINT and the loser gets AlreadySigned, as a sequential duplicate does.
+(petition_id, user_id) and (petition_id, email_normalised) decide races: a member's
+signature is `INSERT ... ON CONFLICT DO NOTHING` (on PostgreSQL with the slot's `+ 1` in
+the same statement), and the loser gets AlreadySigned, as a sequential duplicate does.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload, lazyload, load_only, make_transient_to_detached
 
 from fancampaign import policies
 from fancampaign.accounts.models import User
+from fancampaign.cache import note_write
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.services import queue_email
@@ -298,25 +300,102 @@ def mark_won(actor: User, petition: Petition, note: str) -> Petition:
 # Signing --------------------------------------------------------------------------------
 
 
-def _bump(petition: Petition, delta: int) -> None:
-    """The atomic counter change; the last statement of the signing transaction.
-
-    `count = count + delta` on one of the petition's COUNTER_SLOTS rows, picked at random
-    (created on first use by an upsert): concurrent signers mostly lock different rows.
-    """
+def _insert() -> Any:
+    """The dialect's INSERT, for ON CONFLICT."""
     if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    slot = random.randrange(COUNTER_SLOTS)
-    statement = insert(PetitionCounterSlot).values(petition_id=petition.id, slot=slot, count=delta)
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[PetitionCounterSlot.petition_id, PetitionCounterSlot.slot],
-            set_={"count": PetitionCounterSlot.count + delta},
-        ).execution_options(synchronize_session=False)
+    return insert
+
+
+def _slot_change(rows: Any = None) -> Any:
+    """`count = count + :delta` on one of a petition's COUNTER_SLOTS rows (created on first
+    use by an upsert); the slot is picked at random by the caller, so concurrent signers
+    mostly lock different rows. Bind parameters :petition_id, :slot, :delta, or `rows`, a
+    SELECT of (petition_id, slot, delta) to take them from."""
+    table = PetitionCounterSlot.__table__
+    if rows is None:
+        statement = _insert()(table).values(
+            petition_id=sa.bindparam("petition_id"),
+            slot=sa.bindparam("slot"),
+            count=sa.bindparam("delta"),
+        )
+    else:
+        statement = _insert()(table).from_select(["petition_id", "slot", "count"], rows)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.petition_id, table.c.slot],
+        set_={"count": table.c.count + statement.excluded.count},
     )
+
+
+_SLOT_CHANGE: dict[str, Any] = {}
+_SIGN: dict[str, Any] = {}
+_SIGNATURE_VALUES = (
+    "petition_id",
+    "user_id",
+    "name",
+    "email",
+    "email_normalised",
+    "country",
+    "reason",
+    "reason_hidden",
+    "is_public",
+    "keep_updated",
+    "confirmed_at",
+    "created_at",
+)
+
+
+def _statement(cache: dict[str, Any], build: Callable[[], Any]) -> Any:
+    """A statement built once per database dialect (they only take bind parameters)."""
+    dialect = db.engine.dialect.name
+    if dialect not in cache:
+        cache[dialect] = build()
+    return cache[dialect]
+
+
+def _bump(petition: Petition, delta: int) -> None:
+    """The atomic counter change; the last statement of the signing transaction."""
+    params = {"petition_id": petition.id, "slot": random.randrange(COUNTER_SLOTS), "delta": delta}
+    db.session.execute(_statement(_SLOT_CHANGE, _slot_change), params)
     db.session.expire(petition, ["signature_count"])
+
+
+def _build_sign() -> Any:
+    """INSERT a signature unless the petition has it (`ON CONFLICT DO NOTHING`, so a lost race
+    needs no SAVEPOINT), RETURNING its id. On PostgreSQL the slot's `+ 1` rides along as a
+    data-modifying CTE fed only by the row inserted: one statement, one round trip."""
+    table = Signature.__table__
+    add = _insert()(table).values({name: sa.bindparam(name) for name in _SIGNATURE_VALUES})
+    add = add.on_conflict_do_nothing()
+    if db.engine.dialect.name != "postgresql":
+        return add.returning(table.c.id)
+    added = add.returning(table.c.id, table.c.petition_id).cte("added")
+    rows = sa.select(added.c.petition_id, sa.bindparam("slot"), sa.literal(1))
+    counted = _slot_change(rows).cte("counted")
+    return sa.select(added.c.id).add_cte(counted)
+
+
+def _insert_counted(petition: Petition, values: dict[str, Any]) -> int | None:
+    """Insert a confirmed signature and count it; its id, or None when a unique constraint
+    says the petition already has it (then nothing was written). One round trip on
+    PostgreSQL; on SQLite the slot's `+ 1` follows in the same transaction."""
+    params = {**values, "petition_id": petition.id, "slot": random.randrange(COUNTER_SLOTS)}
+    note_write(db.session, "signatures")
+    signature_id = db.session.scalar(_statement(_SIGN, _build_sign), params)
+    if signature_id is not None:
+        if db.engine.dialect.name != "postgresql":
+            _bump(petition, +1)
+        db.session.expire(petition, ["signature_count"])
+    return signature_id
+
+
+def _attach(signature: Signature) -> Signature:
+    """A row written by a Core statement, as a persistent object, without reading it back."""
+    make_transient_to_detached(signature)
+    db.session.add(signature)
+    return signature
 
 
 def _check_signature_extras(reason: str, country: str | None) -> tuple[str, str | None, bool]:
@@ -353,30 +432,27 @@ def sign_petition(
         raise PetitionClosed()
     reason, country, hidden = _check_signature_extras(reason, country)
     email_normalised = normalise_email(user.email) if user.email else None
-    signature = Signature(
-        petition_id=petition.id,
-        user_id=user.id,
-        email_normalised=email_normalised,
-        country=country,
-        reason=reason,
-        reason_hidden=hidden,
-        is_public=bool(is_public),
-        keep_updated=bool(keep_updated),
-        confirmed_at=utcnow(),
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(signature)
-            db.session.flush()
-    except sa.exc.IntegrityError as exc:
-        return _claim_or_refuse(user, petition, email_normalised, exc)
-    _bump(petition, +1)
-    return signature
+    now = utcnow()
+    values = {
+        "user_id": user.id,
+        "name": "",
+        "email": None,
+        "email_normalised": email_normalised,
+        "country": country,
+        "reason": reason,
+        "reason_hidden": hidden,
+        "is_public": bool(is_public),
+        "keep_updated": bool(keep_updated),
+        "confirmed_at": now,
+        "created_at": now,
+    }
+    signature_id = _insert_counted(petition, values)
+    if signature_id is None:
+        return _claim_or_refuse(user, petition, email_normalised)
+    return _attach(Signature(id=signature_id, petition_id=petition.id, **values))
 
 
-def _claim_or_refuse(
-    user: User, petition: Petition, email_normalised: str | None, exc: Exception
-) -> Signature:
+def _claim_or_refuse(user: User, petition: Petition, email_normalised: str | None) -> Signature:
     # Lost the race, or signed before: a guest signature with the member's address is
     # theirs (claimed and, the address being proven, confirmed); anything else is a duplicate.
     existing = None
@@ -389,14 +465,14 @@ def _claim_or_refuse(
             )
         )
     if existing is None or not user.is_confirmed:
-        raise AlreadySigned() from exc
+        raise AlreadySigned()
     mine = db.session.scalar(
         sa.select(Signature.id).where(
             Signature.petition_id == petition.id, Signature.user_id == user.id
         )
     )
     if mine is not None:
-        raise AlreadySigned() from exc
+        raise AlreadySigned()
     existing.user_id = user.id
     db.session.flush()
     if existing.confirmed_at is None and _mark_confirmed(existing):
@@ -660,11 +736,18 @@ def last_day_counts(petitions: list[Petition]) -> dict[int, int]:
     return {pid: n for pid, n in rows.all()}  # noqa: C416  (a Result looks like a mapping)
 
 
-def get_petition(slug: str, *, with_creator: bool = True) -> Petition:
-    """The petition with this slug; raises NotFoundError."""
+_FOR_SIGNING = (
+    lazyload(Petition.creator),
+    load_only(Petition.id, Petition.slug, Petition.status, Petition.deadline, Petition.creator_id),
+)
+
+
+def get_petition(slug: str, *, for_signing: bool = False) -> Petition:
+    """The petition with this slug; raises NotFoundError. `for_signing`: only what signing
+    and the visibility check read (the signing path; anything else loads when asked)."""
     query = sa.select(Petition).where(Petition.slug == slug)
-    if not with_creator:  # the signing path: the creator loads only if something asks
-        query = query.options(lazyload(Petition.creator))
+    if for_signing:
+        query = query.options(*_FOR_SIGNING)
     petition = db.session.scalar(query)
     if petition is None:
         raise NotFoundError("There is no petition at this address.")

@@ -41,9 +41,9 @@ def _sign_limit() -> str:
     return current_app.config["RATELIMIT_SIGN"]
 
 
-def _load(slug: str, *, with_creator: bool = True) -> Petition:
+def _load(slug: str, *, for_signing: bool = False) -> Petition:
     try:
-        petition = services.get_petition(slug, with_creator=with_creator)
+        petition = services.get_petition(slug, for_signing=for_signing)
     except DomainError:
         abort(404)
     if not policies.can_see_petition(current_user, petition):
@@ -190,11 +190,11 @@ def edit(slug: str) -> Any:
 @bp.route("/petitions/<slug>/sign", methods=["POST"])
 @limiter.limit(_sign_limit)
 def sign(slug: str) -> Any:
-    petition = _load(slug, with_creator=False)
+    petition = _load(slug, for_signing=True)
     member = current_user.is_authenticated
     form = SignForm() if member else GuestSignForm()
     if not form.validate_on_submit():
-        return _show(petition, sign_form=form, status=400)
+        return _show(_load(slug), sign_form=form, status=400)  # now the whole petition
     extras = {
         "reason": form.reason.data or "",
         "country": form.country.data or None,
@@ -217,11 +217,10 @@ def sign(slug: str) -> Any:
     except services.AlreadySigned as err:
         db.session.rollback()
         flash(err.message, "info")
-        return redirect(url_for("petitions.show", slug=petition.slug), 303)
+        return redirect(url_for("petitions.show", slug=slug), 303)
     except DomainError as err:
         _field_error(form, err)
-        return _show(petition, sign_form=form, status=err.status_code)
-    slug = petition.slug  # read before the commit expires it
+        return _show(_load(slug), sign_form=form, status=err.status_code)
     db.session.commit()
     if member:
         flash("Thank you for signing! Your signature has been counted.", "success")

@@ -73,3 +73,23 @@ def test_petition_page_query_count_does_not_grow(app, client, login):
     html = client.get(f"/petitions/{large.slug}").get_data(as_text=True)
     assert "100,000" in html
     assert "United States" in html  # the top countries come from the rows
+
+
+def test_signing_is_three_statements_whatever_the_count(app, client, login):
+    """One click: the login's user, the petition, then the signature and its count together
+    (one statement on PostgreSQL, two on SQLite), and the commit; the same at 100,000."""
+    small = make_petition()
+    large = make_petition()
+    bulk_sign(large, 100_000)
+    writes = 1 if db.engine.dialect.name == "postgresql" else 2
+    for petition in (small, large):
+        login(make_user())
+        url = f"/petitions/{petition.slug}/sign"
+        db.session.expire_all()
+        with count_queries() as statements:
+            response = client.post(url, data={"country": "GB"})
+        assert response.status_code == 303
+        data = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
+        assert len(data) == 2 + writes, "\n".join(data)
+    db.session.expire_all()
+    assert (small.signature_count, large.signature_count) == (1, 100_001)

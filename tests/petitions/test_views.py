@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from fancampaign.petitions import services
 from fancampaign.petitions.models import Petition, Signature
 from tests.conftest import links_in
 from tests.factories import make_petition, make_user
+from tests.helpers import REDIS_URL, make_login, needs_redis
 
 
 def rows_of(model) -> int:
@@ -403,3 +405,22 @@ def test_open_petition_gets_a_discussion_shown_on_both_pages(app, client, login)
     assert f"/forum/t/{petition.thread_id}" in html
     thread_page = client.get(f"/forum/t/{petition.thread_id}").get_data(as_text=True)
     assert f"/petitions/{petition.slug}" in thread_page  # the petition card above the thread
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_signature_shows_at_once_on_the_cached_page(app, client):
+    """The anonymous petition page is served from Redis; a member's signature (written by a
+    single statement the session's listeners can't see into) invalidates it at the commit."""
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    petition = make_petition(goal=10)
+    url = f"/petitions/{petition.slug}"
+    assert "data-count>0</span> signatures" in client.get(url).get_data(as_text=True)
+    cached = client.get(url)
+    assert "data-count>0</span> signatures" in cached.get_data(as_text=True)
+    fan = make_user()
+    db.session.commit()
+    other = app.test_client()
+    make_login(other)(fan)
+    assert other.post(f"{url}/sign", data={}).status_code == 303
+    assert "data-count>1</span> signature<" in client.get(url).get_data(as_text=True)
