@@ -294,6 +294,21 @@ def gunicorn_command(args: argparse.Namespace, port: int, app: str) -> list[str]
     return [*command, app]
 
 
+def run_wrk(
+    args: argparse.Namespace,
+    seconds: int,
+    url: str,
+    *options: str,
+    script_args: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """wrk with the run's threads and connections for `seconds` against `url`."""
+    command = ["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections)]
+    command += ["-d", f"{seconds}s", *options, url]
+    if script_args:
+        command += ["--", *script_args]
+    return subprocess.run(command, capture_output=True, text=True, check=True)
+
+
 def measure_ceiling(args: argparse.Namespace) -> dict[str, float]:
     """The framework ceiling in the same run: bench/bare_app.py under the same gunicorn
     settings and the same wrk load, GET /hello and GET /query (one primary-key query and a
@@ -305,21 +320,7 @@ def measure_ceiling(args: argparse.Namespace) -> dict[str, float]:
     try:
         wait_for(f"http://127.0.0.1:{port}/hello", server)
         for name in ("hello", "query"):
-            completed = subprocess.run(
-                [
-                    "wrk",
-                    "-t",
-                    str(args.wrk_threads),
-                    "-c",
-                    str(args.connections),
-                    "-d",
-                    f"{min(args.duration, 10)}s",
-                    f"http://127.0.0.1:{port}/{name}",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
+            completed = run_wrk(args, min(args.duration, 10), f"http://127.0.0.1:{port}/{name}")
             match = re.search(r"Requests/sec:\s+([\d.]+)", completed.stdout)
             if not match:
                 raise SystemExit(completed.stdout + completed.stderr)
@@ -382,28 +383,16 @@ def main() -> None:
             for _ in range(20):  # warm every worker up (imports, connection pool)
                 urllib.request.urlopen(f"{base}/petitions/{info['slug']}", timeout=10).read()  # noqa: S310
             spies = start_profilers(args, server.pid)
-            completed = subprocess.run(
-                [
-                    "wrk",
-                    "-t",
-                    str(args.wrk_threads),
-                    "-c",
-                    str(args.connections),
-                    "-d",
-                    f"{args.duration}s",
-                    "--timeout",
-                    "10s",
-                    "--latency",
-                    "-s",
-                    str(script),
-                    f"{base}/petitions/{info['slug']}/sign",
-                    "--",
-                    str(requests_file),
-                    str(args.wrk_threads),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
+            completed = run_wrk(
+                args,
+                args.duration,
+                f"{base}/petitions/{info['slug']}/sign",
+                "--timeout",
+                "10s",
+                "--latency",
+                "-s",
+                str(script),
+                script_args=[str(requests_file), str(args.wrk_threads)],
             )
             for spy in spies:
                 spy.wait(timeout=60)
