@@ -120,6 +120,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--users", type=int, default=0, help="members to create (default: 2,500 per second)"
     )
+    parser.add_argument(
+        "--redis", help="REDIS_URL for the app (rate limits, page-cache invalidation)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
         "--no-ceiling", action="store_true", help="skip the bare-Flask ceiling measurement"
@@ -143,6 +146,9 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    env.pop("REDIS_URL", None)
+    if args.redis:  # as production runs: rate limits and the page cache's versions in Redis
+        env["REDIS_URL"] = args.redis
     return env
 
 
@@ -410,6 +416,7 @@ def main() -> None:
         "workers": args.workers,
         "worker_class": args.worker_class,
         "connections": args.connections,
+        "redis": bool(args.redis),
         **figures,
         "confirmed_rows": rows,
         "counter": stored,
@@ -420,7 +427,8 @@ def main() -> None:
     print(
         f"{result['signatures_per_second']:,.0f} confirmed signatures/s over "
         f"{figures['seconds']:.1f} s with {args.connections} concurrent signers "
-        f"({args.workers} {args.worker_class} gunicorn workers, {result['database']}); "
+        f"({args.workers} {args.worker_class} gunicorn workers, {result['database']}"
+        f"{' + Redis' if args.redis else ''}); "
         f"latency p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms; "
         f"{figures['requests']:,} requests, {figures['non_303']} not 303, "
         f"{figures['socket_errors']} socket errors, {figures['exhausted']} beyond the members"
