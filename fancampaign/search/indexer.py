@@ -269,4 +269,5 @@ def reindex_all(batch_size: int = 500) -> int:
             backend.upsert_many(conn, [document_for(obj, hidden) for obj in objs])
             count += len(objs)
             last = objs[-1].id
+    backend.optimize(conn)
     return count

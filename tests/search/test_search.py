@@ -161,6 +161,13 @@ def test_deleting_a_thread_drops_its_posts_documents(app):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchEntry)) == 0
 
 
+def test_optimize_compacts_without_losing_documents(app):
+    news = make_news("Compact gelda news")
+    backend.optimize(db.session.connection())  # what reindex_all ends with
+    db.session.commit()
+    assert found("gelda") == [("news", f"/news/{news.slug}")]
+
+
 def test_reindex_rebuilds_every_document(app, runner):
     make_news("Rebuilt ido news")
     make_petition(title="Rebuilt ido petition")
@@ -305,10 +312,87 @@ def test_bad_parameters_answer_400(app, client, args):
     assert "field__error" in response.get_data(as_text=True)
 
 
+def test_a_page_number_past_every_possible_page_is_refused(app, client):
+    response = client.get("/search", query_string={"q": "x", "page": backend.MAX_PAGE + 1})
+    assert response.status_code == 400
+    last = -(-backend.MAX_RESULTS // 20)
+    assert f"There are at most {last:,} pages of results." in response.get_data(as_text=True)
+
+
 def test_a_page_past_the_end_is_empty(app, client):
     make_news("Lonely ouroboros")
     response = client.get("/search?q=ouroboros&page=7")
     assert response.status_code == 200
+    assert "There is no page 7: the results stop at page 1" in response.get_data(as_text=True)
+
+
+# Bounded work: capped results ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_cap(monkeypatch):
+    """Results capped at 5, title candidates at 2 (the real limits need thousands of rows)."""
+    monkeypatch.setattr(backend, "MAX_RESULTS", 5)
+    monkeypatch.setattr(backend, "TITLED_CANDIDATES", 2)
+
+
+def test_results_under_the_cap_are_counted_exactly(app, small_cap):
+    for n in range(5):
+        make_news(f"Makaku report {n}")
+    results = services.search("makaku")
+    assert results.total == 5 and not results.capped
+    assert len(results.items) == 5
+
+
+@pytest.mark.config(PER_PAGE=2)
+def test_results_past_the_cap_are_capped_with_a_clear_message(app, client, small_cap):
+    news = [make_news(f"Desty Nova report {n}") for n in range(8)]
+    results = services.search("nova", per_page=2)
+    assert results.total == 5 and results.capped
+    assert results.pages == 3
+    # The candidates are the newest matches.
+    pages = [services.search("nova", page=page, per_page=2) for page in (1, 2, 3)]
+    shown = {r.url for page in pages for r in page.items}
+    assert shown == {f"/news/{n.slug}" for n in news[-5:]}
+    body = client.get("/search?q=nova").get_data(as_text=True)
+    assert "5+ results" in body and "page 1 of 3" in body
+    assert "Only the first 5 results are shown" in body
+    assert "Add words to narrow the search" in body
+    past = client.get("/search?q=nova&page=4")
+    assert past.status_code == 200
+    text = past.get_data(as_text=True)
+    assert "There is no page 4: the results stop at page 3" in text
+    assert 'href="/search?q=nova&amp;page=3"' in text
+    assert 'class="search-result ' not in text
+    assert 'rel="prev"' not in text  # no pagination past the end, only the way back
+    assert services.search("nova", page=4, per_page=2).items == []
+
+
+def test_an_old_title_match_beats_many_newer_body_matches(app, small_cap):
+    old = make_news("Jashugan interview", "An old post.")
+    for n in range(8):
+        make_thread(title=f"Weekend chat {n}", body=f"Has anyone read the jashugan interview {n}?")
+    results = services.search("jashugan")
+    assert results.capped
+    assert results.items[0].url == f"/news/{old.slug}"
+
+
+def test_capped_results_still_hide_what_is_not_visible(app, small_cap):
+    author = make_user()
+    thread = make_thread(author, title="Scrapheap", body="first nomad post")
+    replies = [make_reply(author, thread, f"nomad reply {n}") for n in range(7)]
+    replies[-1].is_hidden = True
+    delete_post(author, replies[-2])
+    db.session.commit()
+    # Behind the ORM's back: the index still says visible, the live row says hidden.
+    db.session.execute(
+        sa.text("UPDATE posts SET is_hidden = :h WHERE id = :id"), {"h": True, "id": replies[-3].id}
+    )
+    db.session.commit()
+    urls = [url for _kind, url in found("nomad")]
+    for reply in replies[-3:]:
+        assert f"/forum/p/{reply.id}" not in urls
+    assert len(urls) == 4  # five candidates, one of them stale and dropped by the live check
 
 
 @settings(
@@ -396,20 +480,28 @@ def test_search_over_100k_posts_runs_a_fixed_number_of_queries(app, client):
     _bulk_posts(thread.id, author.id, seed)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SearchEntry)) > N_BULK
 
+    last = backend.MAX_RESULTS // 20  # the deepest page there is (results are capped)
     counts = []
-    for q, page in (("motorball", 1), ("motorball", 3), ("motorball", 400), ("cyborg", 500)):
+    pages = [("motorball", 1), ("motorball", 3), ("motorball", last), ("cyborg", last)]
+    for q, page in [*pages, ("motorball", 400), ("cyborg", 500)]:
         db.session.expire_all()
         with count_queries() as statements:
             response = client.get("/search", query_string={"q": q, "page": page})
         assert response.status_code == 200
         counts.append(len(statements))
-    # count + page (+ snippets on SQLite) + one visibility check per kind on the page
+    # the page (+ snippets on SQLite) + one visibility check for every kind on the page
     assert max(counts) <= 3 + 4, counts
     assert counts[1] == counts[2] == counts[3], counts  # deep pages cost the same
+    assert max(counts[4:]) <= counts[1], counts  # past the last page: no more
+    assert f"the results stop at page {last}" in response.get_data(as_text=True)
     first = services.search("motorball")
-    assert first.total == N_BULK + 1
+    # 100,001 matches: only the first MAX_RESULTS are ranked and offered, and the page says so.
+    assert first.total == backend.MAX_RESULTS and first.capped
     assert first.items[0].kind == "news"  # the title match first
     assert len(first.items) == 20
+    body = client.get("/search?q=motorball").get_data(as_text=True)
+    assert f"{backend.MAX_RESULTS:,}+ results" in body
+    assert "Add words to narrow the search" in body
 
 
 def test_ddl_can_be_dropped_and_rebuilt_over_existing_rows(app):
