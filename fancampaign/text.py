@@ -42,6 +42,8 @@ _MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.+\-@/])@([A-Za-z0-9_]{3,30})(?![A-Za-
 _NOT_BEFORE_MENTION_RE = re.compile(r"[A-Za-z0-9_.+\-@/]")
 _USERNAME_RE = re.compile(r"[A-Za-z0-9_]{3,30}")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Unicode category Cc, exactly: C0 controls, DEL and C1 controls.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 _BIDI_CONTROLS = dict.fromkeys(
     [*range(0x202A, 0x202F), *range(0x2066, 0x206A)],
     None,
@@ -375,10 +377,12 @@ def slugify(title: str, max_length: int = 80) -> str:
 def _drop_controls(value: str, keep: str = "") -> str:
     """Remove C0/C1 controls (except those in `keep`), bidi overrides and lone surrogates."""
     value = _scrub(value).translate(_BIDI_CONTROLS)
-    return "".join(
-        ch if ch in keep or unicodedata.category(ch) != "Cc" else (" " if ch.isspace() else "")
-        for ch in value
-    )
+
+    def replace(match: re.Match[str]) -> str:
+        ch = match.group()
+        return ch if ch in keep else (" " if ch.isspace() else "")
+
+    return _CONTROL_RE.sub(replace, value)
 
 
 def clean_text(value: str) -> str:

@@ -79,3 +79,11 @@ def comments_page(thread: Thread, viewer: Any, page: int, per_page: int = 20) ->
     `post.is_hidden`), deleted ones stay as "deleted by author" placeholders. Two queries.
     """
     return services.posts_page(thread, viewer, page, per_page, first=False)
+
+
+def latest_comments(thread: Thread, viewer: Any, per_page: int = 20) -> Any:
+    """The last page of the thread's comments as the viewer may see them (what comments_page
+    gives for its last page). Two queries: the count, then that page."""
+    total = services.visible_count(thread, viewer, first=False)
+    last = max(1, -(-total // per_page))
+    return services.posts_page(thread, viewer, last, per_page, first=False, total=total)

@@ -195,6 +195,26 @@ class _CountedPagination(SelectPagination):
         return int(self._query_args["total"])
 
 
+_LISTING_ORDER = (Thread.is_pinned.desc(), Thread.last_activity_at.desc(), Thread.id.desc())
+
+
+class _ThreadsPagination(_CountedPagination):
+    """The category listing's pages, by a deferred join in one statement: the subquery walks
+    the listing index for the page's 20 ids (OFFSET skips bare ids, not joined rows), then only
+    those threads are read and joined to their authors and last posters. Deep pages cost
+    little more than the first."""
+
+    def _query_items(self) -> list[Any]:
+        ids = self._query_args["select"].limit(self.per_page).offset(self._query_offset).subquery()
+        query = (
+            sa.select(Thread)
+            .join(ids, ids.c.id == Thread.id)
+            .order_by(*_LISTING_ORDER)
+            .options(joinedload(Thread.author), joinedload(Thread.last_poster))
+        )
+        return list(self._query_args["session"].scalars(query).unique())
+
+
 def threads_page(category: Category, viewer: Any, page: int, per_page: int = PER_PAGE) -> Any:
     """A page of the category's threads: pinned first, then the latest activity.
 
@@ -202,25 +222,21 @@ def threads_page(category: Category, viewer: Any, page: int, per_page: int = PER
     authors, the hidden threads they also see (a small indexed count): no COUNT(*) over 100k
     threads. Authors and last posters are joined in.
     """
-    query = (
-        sa.select(Thread)
-        .where(Thread.category_id == category.id)
-        .order_by(Thread.is_pinned.desc(), Thread.last_activity_at.desc(), Thread.id.desc())
-        .options(joinedload(Thread.author), joinedload(Thread.last_poster))
-    )
+    ids = sa.select(Thread.id).where(Thread.category_id == category.id).order_by(*_LISTING_ORDER)
     total = category.thread_count
+    threads = Thread.__table__
     hidden = sa.select(sa.func.count()).where(
-        Thread.category_id == category.id, Thread.is_hidden.is_(True)
+        threads.c.category_id == category.id, threads.c.is_hidden.is_(True)
     )
     if policies.can_moderate(viewer):
         total += db.session.scalar(hidden) or 0
     elif policies.is_member(viewer):
-        query = query.where(sa.or_(Thread.is_hidden.is_(False), Thread.author_id == viewer.id))
-        total += db.session.scalar(hidden.where(Thread.author_id == viewer.id)) or 0
+        ids = ids.where(sa.or_(Thread.is_hidden.is_(False), Thread.author_id == viewer.id))
+        total += db.session.scalar(hidden.where(threads.c.author_id == viewer.id)) or 0
     else:
-        query = query.where(Thread.is_hidden.is_(False))
-    return _CountedPagination(
-        select=query,
+        ids = ids.where(Thread.is_hidden.is_(False))
+    return _ThreadsPagination(
+        select=ids,
         session=db.session(),
         page=page,
         per_page=per_page,
@@ -239,26 +255,41 @@ def _visible_posts(thread: Thread, viewer: Any) -> sa.Select[tuple[Post]]:
 
 
 def posts_page(
-    thread: Thread, viewer: Any, page: int, per_page: int = PER_PAGE, *, first: bool = True
+    thread: Thread,
+    viewer: Any,
+    page: int,
+    per_page: int = PER_PAGE,
+    *,
+    first: bool = True,
+    total: int | None = None,
 ) -> Any:
     """A page of the thread's posts the viewer may see (first post included unless first=False).
 
     Deleted posts stay in place (shown as "deleted by author"); hidden ones show only to
-    moderators and to their author. Authors are joined in: two queries whatever the size.
+    moderators and to their author. Authors are joined in: two queries whatever the size
+    (one when the caller already knows the `total`, from visible_count).
     """
     query = _visible_posts(thread, viewer)
     if not first:
         query = query.where(Post.is_first.is_(False))
     query = query.order_by(Post.id).options(joinedload(Post.author))
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+    posts = db.paginate(query, page=page, per_page=per_page, error_out=False, count=total is None)
+    if total is not None:
+        posts.total = total
+    return posts
+
+
+def visible_count(thread: Thread, viewer: Any, *, first: bool = True) -> int:
+    """How many of the thread's posts the viewer sees (the first one left out if first=False)."""
+    query = _visible_posts(thread, viewer)
+    if not first:
+        query = query.where(Post.is_first.is_(False))
+    return db.session.scalar(query.with_only_columns(sa.func.count()).order_by(None)) or 0
 
 
 def last_page(thread: Thread, viewer: Any, per_page: int = PER_PAGE) -> int:
     """The number of the thread's last page for this viewer."""
-    count = db.session.scalar(
-        _visible_posts(thread, viewer).with_only_columns(sa.func.count()).order_by(None)
-    )
-    return max(1, math.ceil((count or 0) / per_page))
+    return max(1, math.ceil(visible_count(thread, viewer) / per_page))
 
 
 def page_of(post: Post, viewer: Any, per_page: int = PER_PAGE) -> int:
@@ -277,11 +308,10 @@ def liked_ids(viewer: Any, posts: Iterable[Post]) -> set[int]:
     ids = [p.id for p in posts]
     if not ids or not policies.is_member(viewer):
         return set()
+    likes = PostLike.__table__  # a Core query: every thread page runs it
     return set(
         db.session.scalars(
-            sa.select(PostLike.post_id).where(
-                PostLike.user_id == viewer.id, PostLike.post_id.in_(ids)
-            )
+            sa.select(likes.c.post_id).where(likes.c.user_id == viewer.id, likes.c.post_id.in_(ids))
         )
     )
 

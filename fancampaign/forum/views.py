@@ -93,11 +93,14 @@ def category(slug: str) -> Any:
 
 
 def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
+    total = None
     if request.args.get("page") == "last":
-        page = services.last_page(thread, current_user)
+        # One count gives both the last page's number and the pagination's total.
+        total = services.visible_count(thread, current_user)
+        page = max(1, -(-total // services.PER_PAGE))
     else:
         page = _page_arg()
-    posts = services.posts_page(thread, current_user, page)
+    posts = services.posts_page(thread, current_user, page, total=total)
     subject = discussions.load_subject(thread)
     return render_form(
         "forum/thread.html",

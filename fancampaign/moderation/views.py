@@ -3,6 +3,7 @@ sanctions, watched words and the audit log."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,12 +12,15 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign import policies, signals
@@ -58,13 +62,71 @@ def _refuse_huge_ids(_endpoint: str | None, values: dict[str, Any] | None) -> No
 
 @bp.app_template_global("moderation_viewer")
 def moderation_viewer() -> Any:
-    """The current user, for macros imported without the template's context."""
-    return current_user
+    """The current user, for macros imported without the template's context (the user itself,
+    not the proxy: a template reads several of its attributes)."""
+    return current_user._get_current_object()
 
 
 @bp.app_template_global("report_reasons")
 def report_reasons() -> list[tuple[str, str]]:
     return list(REPORT_REASONS.items())
+
+
+# Where a control's item id goes in a form rendered once per request (see ReportSetup.control).
+_ID_SLOT = "report-item-id-slot"
+
+
+@dataclass
+class ReportSetup:
+    """What every Report control on a page shares (templates/moderation/_report.html).
+
+    A thread page has a control per post, each the same form but for the item's id: `control`
+    renders the form once per kind and label, with a placeholder for the id, and then only
+    puts each id in.
+    """
+
+    viewer_id: int
+    action: str
+    csrf_token: str
+    next: str
+    reasons: list[tuple[str, str]]
+    forms: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def control(self, form: Any, kind: str, item_id: Any, label: str) -> Markup:
+        """`form(kind, id, label, setup)` (the template's macro), for this item."""
+        parts = self.forms.get((kind, label))
+        if parts is None:
+            parts = self.forms[(kind, label)] = str(form(kind, _ID_SLOT, label, self)).split(
+                _ID_SLOT
+            )
+        return Markup(str(escape(item_id)).join(parts))  # noqa: S704  (the rendered macro)
+
+
+@bp.app_template_global("report_setup")
+def report_setup() -> ReportSetup | None:
+    """The shared part of the Report controls, None when the viewer may not report.
+
+    Worked out on the first control a page renders and kept for the request: a thread page
+    has a control per post, and the form's address, token and `next` are the same in each.
+    (Kept in `g` with the request it is for: `g` may outlive one request, as in the tests.)
+    """
+    current = request._get_current_object()
+    cached = g.get("report_setup")
+    if cached is None or cached[0] is not current:
+        viewer = moderation_viewer()
+        setup = (
+            ReportSetup(
+                viewer.id,
+                url_for("moderation.report"),
+                generate_csrf(),
+                request.full_path.rstrip("?"),
+                report_reasons(),
+            )
+            if policies.can_participate(viewer)
+            else None
+        )
+        cached = g.report_setup = (current, setup)
+    return cached[1]
 
 
 @bp.app_template_global("moderation_categories")

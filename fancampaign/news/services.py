@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload, selectinload
 
 from fancampaign import policies
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
@@ -122,7 +122,7 @@ def get_post(slug: str, viewer: Any, *, full: bool = False) -> NewsPost:
     query = sa.select(NewsPost).where(NewsPost.slug == slug)
     if full:
         query = query.options(
-            selectinload(NewsPost.author),
+            joinedload(NewsPost.author),
             selectinload(NewsPost.tags),
             selectinload(NewsPost.updates),
             selectinload(NewsPost.petitions),
@@ -177,8 +177,20 @@ def signed_petition_ids(viewer: Any, petitions: Sequence[Petition]) -> set[int]:
 
 
 def latest_posts(limit: int = 5) -> list[NewsPost]:
-    """The newest published posts (the home page's lead story and headlines)."""
-    return list(db.session.scalars(visible_posts().limit(limit)))
+    """The newest published posts (the home page's lead story and headlines).
+
+    Only what the home page shows: no authors or tags, and the bodies are left in the
+    database (they load if something asks for them): one small query.
+    """
+    return list(
+        db.session.scalars(
+            sa.select(NewsPost)
+            .where(NewsPost.visible_clause())
+            .options(defer(NewsPost.body), defer(NewsPost.body_html))
+            .order_by(NewsPost.published_at.desc(), NewsPost.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def load_posts(ids: Iterable[int]) -> dict[int, NewsPost]:

@@ -10,7 +10,7 @@ from fancampaign import policies, signals
 from fancampaign.accounts.models import User
 from fancampaign.extensions import db
 from fancampaign.petitions import services
-from fancampaign.petitions.models import Petition
+from fancampaign.petitions.models import CARD_OPTIONS, Petition
 
 
 @signals.email_confirmed.connect
@@ -37,7 +37,11 @@ def _profile(user: User, viewer: Any = None, **_kw: Any) -> tuple[int, str, dict
 
 @signals.home_sections.connect
 def _home(_app: Any, **_kw: Any) -> tuple[int, str, dict[str, Any]] | None:
-    petitions = list(db.session.scalars(services.list_petitions("open", "popular").limit(3)))
+    petitions = list(
+        db.session.scalars(
+            services.list_petitions("open", "popular").limit(3).options(*CARD_OPTIONS)
+        )
+    )
     return 20, "petitions/_home_section.html", {"petitions": petitions}
 
 

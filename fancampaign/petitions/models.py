@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    column_property,
+    defer,
+    lazyload,
+    mapped_column,
+    relationship,
+)
 
 from fancampaign.accounts.models import User
 from fancampaign.extensions import db, utcnow
@@ -145,6 +152,17 @@ class Petition(db.Model):
 
     def __repr__(self) -> str:
         return f"<Petition {self.slug}>"
+
+
+# What a list of petition cards (templates/petitions/_macros.html) loads: no creator, no bodies
+# (each loads if something asks for it).
+CARD_OPTIONS = (
+    lazyload(Petition.creator),
+    defer(Petition.body),
+    defer(Petition.body_html),
+    defer(Petition.victory_note),
+    defer(Petition.rejection_reason),
+)
 
 
 class Signature(db.Model):

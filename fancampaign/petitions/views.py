@@ -30,7 +30,7 @@ from fancampaign.guards import organiser_required, participant_required
 from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.petitions.countries import country_name
 from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
-from fancampaign.petitions.models import Petition
+from fancampaign.petitions.models import CARD_OPTIONS, Petition
 from fancampaign.security import embeddable
 from fancampaign.web import attach_error, base_url, render_form
 
@@ -70,7 +70,7 @@ def index() -> Any:
     if sort not in services.SORTS:
         sort = "popular"
     page = db.paginate(
-        services.list_petitions(status, sort),
+        services.list_petitions(status, sort).options(*CARD_OPTIONS),
         page=request.args.get("page", 1, type=int),
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
@@ -95,11 +95,9 @@ def _show(
     comments = None
     thread = petition.thread if petition.thread_id else None
     if thread is not None:
-        from fancampaign.forum.discussions import comments_page
+        from fancampaign.forum.discussions import latest_comments
 
-        comments = comments_page(thread, viewer, 1, per_page=5)
-        if comments.pages > 1:
-            comments = comments_page(thread, viewer, comments.pages, per_page=5)
+        comments = latest_comments(thread, viewer, per_page=5)
     days = services.daily_counts(petition) if petition.opened_at else []
     context = {
         "petition": petition,

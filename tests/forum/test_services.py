@@ -362,9 +362,9 @@ def test_start_discussion_links_both_ways_and_is_idempotent() -> None:
     assert again is thread
 
 
-def test_comments_page_lists_replies_without_the_first_post() -> None:
+def _news_discussion() -> Any:
     make_category("news-discussion")
-    thread = discussions.start_discussion(
+    return discussions.start_discussion(
         Subject(1),
         kind="news",
         author=make_user(role=Role.ORGANISER),
@@ -372,12 +372,29 @@ def test_comments_page_lists_replies_without_the_first_post() -> None:
         body="Intro",
         category_slug="news-discussion",
     )
+
+
+def test_comments_page_lists_replies_without_the_first_post() -> None:
+    thread = _news_discussion()
     fan = make_user()
     for n in range(3):
         make_reply(fan, thread, f"Comment {n}")
     page = discussions.comments_page(thread, None, 1, per_page=2)
     assert [p.body for p in page.items] == ["Comment 0", "Comment 1"]
     assert page.total == 3 and page.pages == 2
+
+
+def test_latest_comments_is_the_last_comments_page() -> None:
+    thread = _news_discussion()
+    empty = discussions.latest_comments(thread, None, per_page=2)
+    assert (empty.items, empty.total, empty.page) == ([], 0, 1)
+    fan = make_user()
+    for n in range(5):
+        make_reply(fan, thread, f"Comment {n}")
+    latest = discussions.latest_comments(thread, None, per_page=2)
+    last = discussions.comments_page(thread, None, 3, per_page=2)
+    assert [p.body for p in latest.items] == [p.body for p in last.items] == ["Comment 4"]
+    assert (latest.total, latest.pages, latest.page) == (last.total, last.pages, 3) == (5, 3, 3)
 
 
 def test_registered_subject_loads_for_its_thread() -> None:
