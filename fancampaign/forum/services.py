@@ -198,21 +198,33 @@ class _CountedPagination(SelectPagination):
 _LISTING_ORDER = (Thread.is_pinned.desc(), Thread.last_activity_at.desc(), Thread.id.desc())
 
 
-class _ThreadsPagination(_CountedPagination):
-    """The category listing's pages, by a deferred join in one statement: the subquery walks
-    the listing index for the page's 20 ids (OFFSET skips bare ids, not joined rows), then only
-    those threads are read and joined to their authors and last posters. Deep pages cost
-    little more than the first."""
+class _DeferredJoinPagination(_CountedPagination):
+    """Pages by a deferred join in one statement: the subquery walks an index for the page's
+    ids (OFFSET skips bare ids, not joined rows), then only those rows are read and joined
+    (`rows(ids)` builds that). Deep pages cost little more than the first."""
 
     def _query_items(self) -> list[Any]:
         ids = self._query_args["select"].limit(self.per_page).offset(self._query_offset).subquery()
-        query = (
-            sa.select(Thread)
-            .join(ids, ids.c.id == Thread.id)
-            .order_by(*_LISTING_ORDER)
-            .options(joinedload(Thread.author), joinedload(Thread.last_poster))
-        )
+        query = self._query_args["rows"](ids)
         return list(self._query_args["session"].scalars(query).unique())
+
+
+def _listing_rows(ids: Any) -> sa.Select[tuple[Thread]]:
+    return (
+        sa.select(Thread)
+        .join(ids, ids.c.id == Thread.id)
+        .order_by(*_LISTING_ORDER)
+        .options(joinedload(Thread.author), joinedload(Thread.last_poster))
+    )
+
+
+def _post_rows(ids: Any) -> sa.Select[tuple[Post]]:
+    return (
+        sa.select(Post)
+        .join(ids, ids.c.id == Post.id)
+        .order_by(Post.id)
+        .options(joinedload(Post.author))
+    )
 
 
 def threads_page(category: Category, viewer: Any, page: int, per_page: int = PER_PAGE) -> Any:
@@ -235,8 +247,9 @@ def threads_page(category: Category, viewer: Any, page: int, per_page: int = PER
         total += db.session.scalar(hidden.where(threads.c.author_id == viewer.id)) or 0
     else:
         ids = ids.where(Thread.is_hidden.is_(False))
-    return _ThreadsPagination(
+    return _DeferredJoinPagination(
         select=ids,
+        rows=_listing_rows,
         session=db.session(),
         page=page,
         per_page=per_page,
@@ -266,17 +279,24 @@ def posts_page(
     """A page of the thread's posts the viewer may see (first post included unless first=False).
 
     Deleted posts stay in place (shown as "deleted by author"); hidden ones show only to
-    moderators and to their author. Authors are joined in: two queries whatever the size
-    (one when the caller already knows the `total`, from visible_count).
+    moderators and to their author. Authors are joined in, by a deferred join (the last page
+    of a 4,000-post thread joined 4,000 authors to skip them: 51 ms, now a few): two queries
+    whatever the size (one when the caller already knows the `total`, from visible_count).
     """
-    query = _visible_posts(thread, viewer)
+    if total is None:
+        total = visible_count(thread, viewer, first=first)
+    ids = _visible_posts(thread, viewer).with_only_columns(Post.id).order_by(Post.id)
     if not first:
-        query = query.where(Post.is_first.is_(False))
-    query = query.order_by(Post.id).options(joinedload(Post.author))
-    posts = db.paginate(query, page=page, per_page=per_page, error_out=False, count=total is None)
-    if total is not None:
-        posts.total = total
-    return posts
+        ids = ids.where(Post.is_first.is_(False))
+    return _DeferredJoinPagination(
+        select=ids,
+        rows=_post_rows,
+        session=db.session(),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+        total=total,
+    )
 
 
 def visible_count(thread: Thread, viewer: Any, *, first: bool = True) -> int:
