@@ -459,3 +459,21 @@ def test_count_is_spread_over_a_few_slot_rows(app, count_rows):
     db.session.commit()
     assert count_rows(petition) == (15, 15)
     assert petition.signature_count == 15
+
+
+@pytest.mark.config(PAGE_CACHE_ENABLED=True)
+def test_memoised_chart_and_countries_follow_each_new_signature(app):
+    """The chart's days and the top countries are kept under the petition's count (in this
+    process without Redis): a new signature changes the key, so they never lag behind."""
+    petition = make_petition()
+    services.sign_petition(make_user(), petition, country="FR")
+    db.session.commit()
+    assert services.top_countries(petition) == [("FR", 1)]
+    assert sum(n for _day, n in services.daily_counts(petition)) == 1
+    assert services.daily_counts(petition)[-1][0] == utcnow().date()
+
+    services.sign_petition(make_user(), petition, country="JP")
+    services.sign_petition(make_user(), petition, country="JP")
+    db.session.commit()
+    assert services.top_countries(petition) == [("JP", 2), ("FR", 1)]
+    assert sum(n for _day, n in services.daily_counts(petition)) == 3
