@@ -34,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, current_app, g, has_app_context, make_response, request, session
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -202,6 +203,12 @@ return {page_key, redis.call('GET', page_key)}
 
 def lookup(tables: Iterable[str]) -> tuple[str, bytes | None] | None:
     """(the page's key at the current versions, the stored page or None); None without Redis."""
+    return _lookup(_prefix() + PAGE_PREFIX + _page_id(), tables)
+
+
+def _lookup(base: str, tables: Iterable[str]) -> tuple[str, bytes | None] | None:
+    """(`base` + the tables' current versions, what is stored there or None); None without
+    Redis."""
     client = _redis()
     if client is None:
         return None
@@ -211,10 +218,7 @@ def lookup(tables: Iterable[str]) -> tuple[str, bytes | None] | None:
         current_app.extensions["fancampaign_cache_lookup"] = script
     prefix = _prefix()
     try:
-        key, frozen = script(
-            keys=[prefix + VERSION_PREFIX + name for name in tables],
-            args=[prefix + PAGE_PREFIX + _page_id()],
-        )
+        key, frozen = script(keys=[prefix + VERSION_PREFIX + name for name in tables], args=[base])
     except Exception:  # the cache must never break a page
         log.warning("page cache: Redis unavailable", exc_info=True)
         return None
@@ -326,6 +330,40 @@ def _no_token(response: Response) -> bool:
     if not token or response.is_streamed:
         return True
     return token not in response.get_data(as_text=True)
+
+
+# Fragments: parts of pages that are the same for every viewer -----------------------------
+
+FRAGMENT_PREFIX = "fc:fragment:"
+
+
+def fragment(
+    name: str,
+    render: Callable[[], Any],
+    tables: Iterable[str] = CONTENT_TABLES,
+    timeout: int = 300,
+) -> Markup:
+    """The HTML `render()` makes, kept in Redis at the current versions of the tables it shows,
+    so logged-in pages reuse it as anonymous ones do (invalidated as pages are: a commit that
+    writes one of the tables makes it unreachable). Without Redis it is rendered each time.
+
+    Only for HTML that depends on nothing about the viewer: `name` must say everything else
+    it depends on. HTML holding the viewer's CSRF token is never stored.
+    """
+    found = _lookup(_prefix() + FRAGMENT_PREFIX + name, sorted(set(tables)))
+    if found is None:
+        return Markup(render())  # noqa: S704  (render() returns escaped template output)
+    key, stored = found
+    if stored is not None:
+        return Markup(stored.decode())  # noqa: S704  (what render() made)
+    html = str(render())
+    token = g.get("csrf_token")
+    if not (token and token in html):
+        try:
+            _redis().set(key, html, ex=timeout)
+        except Exception:
+            log.warning("fragment cache: could not store %s", name, exc_info=True)
+    return Markup(html)  # noqa: S704  (render() returns escaped template output)
 
 
 # Computed values --------------------------------------------------------------------------

@@ -200,3 +200,53 @@ def test_under_test_the_cache_is_off_unless_asked(client, probe):
     client.get("/probe")
 
     assert probe["n"] == 2
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_fragment_is_rendered_once_for_every_viewer_until_a_write(app):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    renders = []
+
+    def render():
+        renders.append(1)
+        names = ", ".join(u.name for u in db.session.scalars(db.select(cache_user_model())))
+        return f"<p>{names}</p>"
+
+    user = make_user(username="koyomi")
+    db.session.commit()
+    with app.test_request_context("/"):
+        first = cache.fragment("people", render)
+    with app.test_request_context("/other"):
+        again = cache.fragment("people", render)
+    assert first == again == "<p>koyomi</p>" and len(renders) == 1
+
+    user.display_name = "Koyomi the scrapper"
+    db.session.commit()  # what pages show of a user changed: the fragment is out of reach
+    with app.test_request_context("/"):
+        assert "Koyomi the scrapper" in cache.fragment("people", render)
+    assert len(renders) == 2
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_fragment_holding_the_viewers_csrf_token_is_never_stored(app):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    renders = []
+
+    def render():
+        renders.append(1)
+        return f"<input value='{generate_csrf()}'>"
+
+    for _ in range(2):
+        with app.test_request_context("/"):
+            cache.fragment("form", render)
+    assert len(renders) == 2
+
+
+def test_without_redis_a_fragment_is_rendered_each_time(app):
+    renders = []
+    with app.test_request_context("/"):
+        cache.fragment("x", lambda: renders.append(1) or "<p>x</p>")
+        assert cache.fragment("x", lambda: renders.append(1) or "<p>x</p>") == "<p>x</p>"
+    assert len(renders) == 2

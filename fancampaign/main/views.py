@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 
 from fancampaign import signals
-from fancampaign.cache import anonymous_page
+from fancampaign.cache import anonymous_page, fragment
 from fancampaign.extensions import db
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
 
@@ -18,6 +18,12 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @anonymous_page()
 def index() -> Any:
+    # The sections show the same to everyone (visible threads, open petitions, published
+    # news): one rendering serves every viewer until a content table changes.
+    return render_template("main/index.html", sections=fragment("home", _render_sections))
+
+
+def _render_sections() -> str:
     sections = sorted(
         (
             result
@@ -26,7 +32,9 @@ def index() -> Any:
         ),
         key=lambda s: s[0],
     )
-    return render_template("main/index.html", sections=sections)
+    # Rendered without the context processors: nothing here is about the viewer.
+    template = current_app.jinja_env.get_template("main/_sections.html")
+    return template.render(sections=sections, site_name=current_app.config["SITE_NAME"])
 
 
 @bp.route("/healthz")

@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user
 
 from fancampaign import policies
-from fancampaign.cache import anonymous_page
+from fancampaign.cache import anonymous_page, fragment
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import organiser_required, participant_required
@@ -69,17 +69,24 @@ def index() -> Any:
         status = "open"
     if sort not in services.SORTS:
         sort = "popular"
-    page = db.paginate(
-        services.list_petitions(status, sort).options(*CARD_OPTIONS),
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PER_PAGE"],
-        error_out=False,
-        count=True,
-    )
-    last_day = services.last_day_counts(page.items)
-    return render_template(
-        "petitions/index.html", page=page, status=status, sort=sort, last_day=last_day
-    )
+    number = max(request.args.get("page", 1, type=int) or 1, 1)
+
+    def render_list() -> str:
+        page = db.paginate(
+            services.list_petitions(status, sort).options(*CARD_OPTIONS),
+            page=number,
+            per_page=current_app.config["PER_PAGE"],
+            error_out=False,
+            count=True,
+        )
+        context = {"page": page, "status": status, "sort": sort}
+        context["last_day"] = services.last_day_counts(page.items)
+        # Rendered without the context processors: nothing in the list is about the viewer.
+        return current_app.jinja_env.get_template("petitions/_list.html").render(context)
+
+    # One rendering of the list serves every viewer until a content table changes.
+    listing = fragment(f"petitions:{status}:{sort}:{number}", render_list)
+    return render_template("petitions/index.html", listing=listing, status=status, sort=sort)
 
 
 def _show(

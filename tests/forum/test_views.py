@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from fancampaign.forum import services
 from fancampaign.forum.models import Category, Post, Thread
 from fancampaign.notifications.models import Notification
 from tests.factories import make_category, make_reply, make_thread, make_user
+from tests.helpers import REDIS_URL, needs_redis
 
 
 def count(model: Any) -> int:
@@ -522,3 +524,25 @@ def test_invalid_utf8_never_fails_with_500(client: Any, login: Any) -> None:
     )
     assert response.status_code == 400
     assert count(Thread) == 0
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_the_home_sections_are_shared_by_members_and_follow_new_threads(app, client, login):
+    """The home page's sections are one cached fragment for every viewer, logged in or not;
+    a new thread shows on the next request of each."""
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    category = make_category()
+    author = make_user()
+    services.create_thread(author, category, "The first lively thread", "Body text here.")
+    db.session.commit()
+    visitor = app.test_client()
+    assert "The first lively thread" in visitor.get("/").get_data(as_text=True)
+    fan = login(make_user(username="fanmember"))
+    html = client.get("/").get_data(as_text=True)
+    assert "The first lively thread" in html and "fanmember" in html
+
+    services.create_thread(fan, category, "A second thread appears", "More body text.")
+    db.session.commit()
+    assert "A second thread appears" in client.get("/").get_data(as_text=True)
+    assert "A second thread appears" in visitor.get("/").get_data(as_text=True)

@@ -424,3 +424,28 @@ def test_a_signature_shows_at_once_on_the_cached_page(app, client):
     make_login(other)(fan)
     assert other.post(f"{url}/sign", data={}).status_code == 303
     assert "data-count>1</span> signature<" in client.get(url).get_data(as_text=True)
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_the_list_is_one_fragment_for_every_viewer_and_follows_signatures(app, client):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    first = make_petition(title="The first petition in the list")
+    second = make_petition(title="The second petition in the list")
+    services.sign_petition(make_user(), first)
+    db.session.commit()
+    member = app.test_client()
+    make_login(member)(make_user(role=Role.ORGANISER))
+    for viewer in (client, member):
+        html = viewer.get("/petitions").get_data(as_text=True)
+        assert html.index("The first petition") < html.index("The second petition")
+    assert "Start a petition" in html  # the organiser's own part of the page stays theirs
+    assert "Start a petition" not in client.get("/petitions").get_data(as_text=True)
+
+    for _ in range(2):
+        services.sign_petition(make_user(), second)
+    db.session.commit()
+    for viewer in (client, member):
+        html = viewer.get("/petitions").get_data(as_text=True)
+        assert html.index("The second petition") < html.index("The first petition")
+    assert client.get("/petitions?page=-4").status_code == 200
