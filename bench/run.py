@@ -557,19 +557,42 @@ def sign_bench(args: argparse.Namespace) -> str | None:
 
 
 def compare(paths: list[str]) -> None:
-    """Page by page req/s of two runs (e.g. --scale 0.01 and the default): within 20%?"""
+    """Page by page req/s of two runs (e.g. --scale 0.01 and the default): within 20%?
+
+    Two columns: the raw req/s ratio, and the ratio of each page's share of its own run's
+    bare query+template figure (which takes out how fast the machine was during each run).
+    """
     a, b = (json.loads(Path(p).read_text()) for p in paths)
     index = {(r["name"], r["login"]): r for r in b["results"]}
-    print(f"| page | who | {Path(paths[0]).stem} req/s | {Path(paths[1]).stem} req/s | ratio |")
-    print("|---|---|---:|---:|---:|")
+
+    def ceiling(report: dict[str, Any]) -> float:
+        bare = [r["rps"] for r in report["results"] if r["name"] == "bare: query+template"]
+        return bare[0] if bare and bare[0] else 1.0
+
+    base_a, base_b = ceiling(a), ceiling(b)
+    names = [Path(p).stem for p in paths]
+    print(
+        f"| page | who | {names[0]} req/s | {names[1]} req/s | ratio | "
+        f"{names[0]} vs bare | {names[1]} vs bare | ratio of shares |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| bare: query+template | — | {base_a:.0f} | {base_b:.0f} | {base_b / base_a:.2f} "
+        "| 100% | 100% | |"
+    )
     for r in a["results"]:
         other = index.get((r["name"], r["login"]))
         if other is None or r["name"].startswith("bare"):
             continue
         ratio = other["rps"] / r["rps"] if r["rps"] else 0
-        flag = "" if 0.8 <= ratio <= 1.25 else " ✗"
+        share_a, share_b = r["rps"] / base_a, other["rps"] / base_b
+        shares = share_b / share_a if share_a else 0
+        flag = "" if 0.8 <= shares <= 1.25 else " ✗"
         who = "member" if r["login"] else "anon"
-        print(f"| {r['name']} | {who} | {r['rps']:.0f} | {other['rps']:.0f} | {ratio:.2f}{flag} |")
+        print(
+            f"| {r['name']} | {who} | {r['rps']:.0f} | {other['rps']:.0f} | {ratio:.2f} | "
+            f"{share_a:.0%} | {share_b:.0%} | {shares:.2f}{flag} |"
+        )
 
 
 def main() -> None:
