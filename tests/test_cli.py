@@ -222,3 +222,13 @@ def test_demo_no_serve_prepares_an_instance_and_prints_the_accounts(demo_env, mo
     with sqlite3.connect(demo_env / "fancampaign.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT count(*) FROM users").fetchone()[0] == len(passwords)
+
+
+def test_seed_passwords_never_break_the_registration_rules(app, monkeypatch):
+    """A random password may contain a short username ("3ZBidOJH…" holds "ido"): the demo's
+    account passwords are drawn again until the rules accept them."""
+    from fancampaign import seeds
+
+    draws = iter(["3ZBidOJH7EEbqZ7b", "Lh0XWq9Vt-Dx2Npa"])
+    monkeypatch.setattr(seeds.secrets, "token_urlsafe", lambda _n: next(draws))
+    assert seeds.new_password("ido", "ido@example.com") == "Lh0XWq9Vt-Dx2Npa"
