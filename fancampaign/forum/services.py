@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -209,6 +209,20 @@ class _DeferredJoinPagination(_CountedPagination):
         return list(self._query_args["session"].scalars(query).unique())
 
 
+def _deferred_pages(
+    ids: Any, rows: Callable[[Any], Any], page: int, per_page: int, total: int
+) -> _DeferredJoinPagination:
+    return _DeferredJoinPagination(
+        select=ids,
+        rows=rows,
+        session=db.session(),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+        total=total,
+    )
+
+
 def _listing_rows(ids: Any) -> sa.Select[tuple[Thread]]:
     return (
         sa.select(Thread)
@@ -247,15 +261,7 @@ def threads_page(category: Category, viewer: Any, page: int, per_page: int = PER
         total += db.session.scalar(hidden.where(threads.c.author_id == viewer.id)) or 0
     else:
         ids = ids.where(Thread.is_hidden.is_(False))
-    return _DeferredJoinPagination(
-        select=ids,
-        rows=_listing_rows,
-        session=db.session(),
-        page=page,
-        per_page=per_page,
-        error_out=False,
-        total=total,
-    )
+    return _deferred_pages(ids, _listing_rows, page, per_page, total)
 
 
 def _visible_posts(thread: Thread, viewer: Any) -> sa.Select[tuple[Post]]:
@@ -288,15 +294,7 @@ def posts_page(
     ids = _visible_posts(thread, viewer).with_only_columns(Post.id).order_by(Post.id)
     if not first:
         ids = ids.where(Post.is_first.is_(False))
-    return _DeferredJoinPagination(
-        select=ids,
-        rows=_post_rows,
-        session=db.session(),
-        page=page,
-        per_page=per_page,
-        error_out=False,
-        total=total,
-    )
+    return _deferred_pages(ids, _post_rows, page, per_page, total)
 
 
 def visible_count(thread: Thread, viewer: Any, *, first: bool = True) -> int:
