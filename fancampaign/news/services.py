@@ -90,10 +90,14 @@ def normalise_tags(raw: str | Iterable[str]) -> list[str]:
 
 def visible_posts(tag: str | None = None) -> sa.Select[tuple[NewsPost]]:
     """Published, due posts, newest first (optionally of one tag), with what lists show."""
+    return _published(tag).options(selectinload(NewsPost.author), selectinload(NewsPost.tags))
+
+
+def _published(tag: str | None = None) -> sa.Select[tuple[NewsPost]]:
+    """Published, due posts, newest first (optionally of one tag)."""
     query = (
         sa.select(NewsPost)
         .where(NewsPost.visible_clause())
-        .options(selectinload(NewsPost.author), selectinload(NewsPost.tags))
         .order_by(NewsPost.published_at.desc(), NewsPost.id.desc())
     )
     if tag is not None:
@@ -182,15 +186,8 @@ def latest_posts(limit: int = 5) -> list[NewsPost]:
     Only what the home page shows: no authors or tags, and the bodies are left in the
     database (they load if something asks for them): one small query.
     """
-    return list(
-        db.session.scalars(
-            sa.select(NewsPost)
-            .where(NewsPost.visible_clause())
-            .options(defer(NewsPost.body), defer(NewsPost.body_html))
-            .order_by(NewsPost.published_at.desc(), NewsPost.id.desc())
-            .limit(limit)
-        )
-    )
+    query = _published().options(defer(NewsPost.body), defer(NewsPost.body_html))
+    return list(db.session.scalars(query.limit(limit)))
 
 
 def load_posts(ids: Iterable[int]) -> dict[int, NewsPost]:
