@@ -34,11 +34,16 @@ def main() -> None:
     parser.add_argument("--api-path", default="/api/v1/petitions/{slug}")
     parser.add_argument("--anonymous-only", action="store_true")
     parser.add_argument("--html", help="also write an HTML profile per page into this folder")
+    parser.add_argument(
+        "--timing",
+        action="store_true",
+        help="no profiler: time each page in-process against the bare app's /query, also "
+        "in-process (a quick share-of-bare estimate without gunicorn and wrk)",
+    )
     args = parser.parse_args()
     args.worker_class, args.workers, args.threads = "sync", 1, 1
 
     import sqlalchemy as sa
-    from pyinstrument import Profiler
 
     found = bench_run.discover(args)
     os.environ["SECRET_KEY"] = bench_run.SECRET_KEY
@@ -60,12 +65,28 @@ def main() -> None:
         name, _, value = found["cookie_member"].partition("=")
         client.set_cookie(name, value, domain="localhost")
     environ = {"REMOTE_ADDR": "127.0.0.1"}
+    if args.timing:
+        bare = _bare_time(args)
+        print(f"bare /query in-process: {bare * 1000:.3f} ms/request")
     for target in bench_run.targets(found, args):
         if target.login != args.login:
             continue
         for _ in range(3):  # warm caches (templates, statement cache, pages)
             response = client.get(target.path, headers=headers, environ_base=environ)
         statements = 0
+        if args.timing:
+            elapsed = _best_time(
+                lambda path=target.path: client.get(path, headers=headers, environ_base=environ),
+                args.requests,
+            )
+            print(
+                f"{target.name:<28} {'member' if args.login else 'anon':<6} "
+                f"{elapsed * 1000:7.3f} ms  {statements / args.requests / 5:4.1f} SQL  "
+                f"{bare / elapsed:6.1%} of bare"
+            )
+            continue
+        from pyinstrument import Profiler
+
         profiler = Profiler(interval=0.0005)
         started = time.perf_counter()
         cpu_started = time.process_time()
@@ -96,6 +117,28 @@ def main() -> None:
             (folder / f"{name}{'-login' if args.login else ''}.html").write_text(
                 profiler.output_html()
             )
+
+
+def _best_time(call: Any, requests: int, rounds: int = 5) -> float:
+    """Seconds per call: the best of `rounds` means over `requests` calls (the least noise)."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(requests):
+            call()
+        best = min(best, (time.perf_counter() - started) / requests)
+    return best
+
+
+def _bare_time(args: argparse.Namespace) -> float:
+    """The bare app's /query (one primary-key query and a small template), in-process."""
+    os.environ["DATABASE_URL"] = args.database
+    from bench import bare_app
+
+    client = bare_app.app.test_client()
+    for _ in range(10):
+        client.get("/query")
+    return _best_time(lambda: client.get("/query"), args.requests)
 
 
 def _trimmed(profiler: Any, threshold: float) -> str:

@@ -56,6 +56,7 @@ def _init_extensions(app: Flask) -> None:
         configure_sqlite,
         csrf,
         db,
+        end_reads_with_commit,
         include_in_migrations,
         limiter,
         login_manager,
@@ -87,6 +88,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.user_loader(load_session_user)
     with app.app_context():
         configure_sqlite(app)
+        end_reads_with_commit(app)
 
     @app.after_request
     def _send_mail(response: Any) -> Any:

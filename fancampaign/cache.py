@@ -14,6 +14,14 @@ render racing a write is stored under the old versions and never served afterwar
 also expire after `timeout` seconds, which bounds what time alone changes (a scheduled news
 post going out, a deadline passing).
 
+Members get the same treatment, one rendering per role (member, organiser) shared by every
+member in good standing: the view runs once as a stand-in viewer who wrote nothing, liked
+nothing and signed nothing, and what differs per viewer is marked as a slot in that HTML
+(`{{ slot(name, arg, html) }}`: the account menu, a Like button's word, the signing box). Each
+request fills the slots for its viewer from the view's `personal(viewer, meta)` hook, with at
+most one small query; a viewer the shared page cannot describe (the author of something on it,
+a moderator, a suspended account, someone with hidden posts) gets a full rendering as before.
+
 A page holding a CSRF token (the guest signing form) is cached with a placeholder in the
 token's place and each visitor gets their own token on the way out; such pages are `private`.
 Other anonymous pages get `Cache-Control: public, no-cache` with an ETag built from the
@@ -27,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
@@ -179,11 +188,11 @@ def _after_rollback(session: Session) -> None:
 
 def is_anonymous_request() -> bool:
     """A visitor who is not logged in and has nothing personal waiting (flashed messages)."""
-    if request.method not in ("GET", "HEAD"):
-        return False
-    if "_flashes" in session:
-        return False
-    return not current_user.is_authenticated
+    return _is_plain_read() and not current_user.is_authenticated
+
+
+def _is_plain_read() -> bool:
+    return request.method in ("GET", "HEAD") and "_flashes" not in session
 
 
 def _page_id() -> str:
@@ -276,16 +285,35 @@ def _finish(response: Response, *, public: bool, etag: str | None) -> Response:
     return response.make_conditional(request)
 
 
+Personal = Callable[[Any, Any], "dict[str, Fill] | None"]
+
+
 def anonymous_page(
-    timeout: int = 300, tables: Iterable[str] = CONTENT_TABLES
+    timeout: int = 300,
+    tables: Iterable[str] = CONTENT_TABLES,
+    personal: Personal | None = None,
+    members: bool = True,
+    everyone: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Serve this GET view's page to anonymous visitors from the cache (see the module doc)."""
+    """Serve this GET view's page from the cache to anonymous visitors and, personalised, to
+    members in good standing (see the module doc).
+
+    `personal(viewer, meta)`: the slot fillers for this viewer of the shared page, or None when
+    the viewer needs a page of their own; `meta` is what the view put in `page_meta()`.
+    `members=False` keeps logged-in people on a fresh rendering. `everyone=True`: the
+    response says nothing about its viewer at all (JSON), so everyone gets the anonymous copy
+    and the login is not even read.
+    """
     depends = tuple(sorted(set(tables)))
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not is_anonymous_request():
+            if not (_is_plain_read() if everyone else is_anonymous_request()):
+                if members and _is_member_read():
+                    shared = _member_page(view, args, kwargs, depends, timeout, personal)
+                    if shared is not None:
+                        return shared
                 response = make_response(view(*args, **kwargs))
                 if request.method in ("GET", "HEAD"):
                     response.headers.setdefault("Cache-Control", "private, no-cache")
@@ -330,6 +358,214 @@ def _no_token(response: Response) -> bool:
     if not token or response.is_streamed:
         return True
     return token not in response.get_data(as_text=True)
+
+
+# Members: a shared rendering per role, personalised through slots -------------------------
+
+MEMBER_PREFIX = "fc:member:"
+# The stand-in viewer's name: if it shows anywhere outside a slot, the page says something
+# about its viewer that no slot covers, and it is not shared.
+STANDIN_NAME = "fc-standin-viewer"
+SLOT_RE = re.compile(r"<!--fc:(\w+):([\w.-]*)-->(.*?)<!--/fc-->", re.S)
+Fill = Callable[[str, str], str]
+
+
+def slot(name: str, arg: Any = "", html: Any = "") -> Markup:
+    """`html` (what this viewer sees), marked as the slot `name` in a shared rendering so each
+    member's request can put their own version in its place (see `anonymous_page`)."""
+    if not is_shared_render():
+        return Markup(html)  # noqa: S704  (the template's own output or escaped text)
+    return Markup(f"<!--fc:{name}:{escape_arg(arg)}-->{html}<!--/fc-->")  # noqa: S704
+
+
+def escape_arg(arg: Any) -> str:
+    text = str(arg)
+    if not re.fullmatch(r"[\w.-]*", text):
+        raise ValueError(f"a slot's argument must be a plain word, not {text!r}")
+    return text
+
+
+def page_meta(**values: Any) -> None:
+    """What this view's `personal` hook needs to know about the page (JSON-able): kept with
+    the shared rendering, so a request served from the cache has it without a query."""
+    g.page_meta = values
+
+
+def is_shared_render() -> bool:
+    """The page is being rendered once for every member (as a stand-in who did nothing)."""
+    return has_app_context() and bool(g.get("shared_render"))
+
+
+def _is_member_read() -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and "_flashes" not in session
+        and current_user.is_authenticated
+    )
+
+
+def viewer_role(user: Any) -> str | None:
+    """The role whose shared pages describe this viewer, or None when they need their own:
+    moderators (tools on every item), anyone who may not take part (their notices), and
+    anyone with hidden posts or threads (which only they see)."""
+    from fancampaign import policies
+
+    if not policies.can_participate(user) or policies.can_moderate(user):
+        return None
+    if getattr(user, "has_hidden_content", None) is not False:  # unknown counts as yes
+        return None
+    return str(getattr(user.role, "value", user.role))
+
+
+def _standin(role: str) -> Any:
+    from fancampaign.accounts.models import Role, User
+
+    # Never added to the session; id 0 is no row's id (ids start at 1).
+    return User(
+        id=0,
+        username=STANDIN_NAME,
+        username_lower=STANDIN_NAME,
+        display_name=STANDIN_NAME,
+        email=f"{STANDIN_NAME}@example.invalid",
+        role=Role(role),
+        email_confirmed_at=_epoch(),
+        is_banned=False,
+        session_token="",
+    )
+
+
+def _epoch() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _member_page(
+    view: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    depends: tuple[str, ...],
+    timeout: int,
+    personal: Personal | None,
+) -> Response | None:
+    """This member's page made from the shared rendering for their role, or None when they
+    need a rendering of their own (or there is no Redis)."""
+    viewer = current_user._get_current_object()  # type: ignore[attr-defined]
+    role = viewer_role(viewer)
+    if role is None:
+        return None
+    found = _lookup(_prefix() + MEMBER_PREFIX + role + ":" + _page_id(), depends)
+    if found is None:
+        return None
+    key, frozen = found
+    if frozen is not None:
+        source = "hit"
+        shared = json.loads(frozen)
+    else:
+        source = "miss"
+        shared = _render_shared(view, args, kwargs, role)
+        if shared is None:
+            return None
+        try:
+            _redis().set(key, json.dumps(shared), ex=timeout)
+        except Exception:
+            log.warning("page cache: could not store %s", request.path, exc_info=True)
+    fills: dict[str, Fill] = {"nav": _account_nav}
+    if personal is not None:
+        own = personal(viewer, shared["m"])
+        if own is None:
+            return None
+        fills.update(own)
+    body = SLOT_RE.sub(lambda m: fills[m[1]](m[2], m[3]) if m[1] in fills else m[3], shared["b"])
+    g.page_cache = source
+    if CSRF_MARK in body:
+        from flask_wtf.csrf import generate_csrf
+
+        body = body.replace(CSRF_MARK, generate_csrf())
+    response = Response(body, status=200)
+    for name, value in shared["h"]:
+        response.headers[name] = value
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    return response
+
+
+def _render_shared(
+    view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], role: str
+) -> dict[str, Any] | None:
+    """The view's page as the role's stand-in sees it, slots marked; None if it can't be
+    shared (not a plain 200, or something about the viewer shows outside the slots)."""
+    from werkzeug.exceptions import HTTPException
+
+    from fancampaign.errors import DomainError
+
+    before = dict(vars(g))
+    g.pop("page_meta", None)
+    g._login_user = _standin(role)
+    g.shared_render = True
+    try:
+        response = make_response(view(*args, **kwargs))
+    except (HTTPException, DomainError):
+        return None
+    finally:
+        meta = g.get("page_meta")
+        token = g.get("csrf_token")
+        # What the rendering kept in `g` (say the Report controls' viewer) was about the
+        # stand-in: the real viewer's own rendering must work it out afresh.
+        vars(g).clear()
+        vars(g).update(before)
+        if token is not None:
+            g.csrf_token = token  # the session's own, the same for either rendering
+    if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
+        return None
+    body = response.get_data(as_text=True)
+    token = g.get("csrf_token")
+    has_token = bool(token) and token in body
+    if has_token:
+        body = body.replace(token, CSRF_MARK)
+    if STANDIN_NAME in SLOT_RE.sub("", body):
+        log.warning("page cache: %s shows its viewer outside a slot; not shared", request.path)
+        return None
+    headers = [
+        [k, v]
+        for k, v in response.headers.items()
+        if k.lower() not in ("set-cookie", "content-length", "vary", "etag", "cache-control")
+    ]
+    return {"h": headers, "b": body, "t": has_token, "m": meta}
+
+
+def _account_nav(_arg: str, _html: str) -> str:
+    """The account menu for this request's viewer (the `nav` slot of every page)."""
+    from fancampaign.notifications.services import unread_count
+
+    viewer = current_user._get_current_object()  # type: ignore[attr-defined]
+    # Everything the menu of a member in good standing shows (viewer_role() said so).
+    return render_part(
+        "_account_nav.html",
+        current_user={"username": viewer.username, "is_authenticated": True},
+        unread_notifications=unread_count(viewer),
+        request=None,  # no shared page is the notifications or settings page
+    )
+
+
+_PARTS: dict[tuple[Any, ...], str] = {}
+_PARTS_MAX = 4096
+
+
+def render_part(template: str, **context: Any) -> str:
+    """A small template for a slot, rendered once per process for each `context` (plain
+    values: their repr is the key) with a placeholder for the CSRF token, which the page
+    gets at the end. Not for templates that read `request` or `g`."""
+    key = (template, repr(sorted(context.items())))
+    html = _PARTS.get(key)
+    if html is None:
+        html = current_app.jinja_env.get_template(template).render(
+            context, csrf_token=lambda: CSRF_MARK
+        )
+        if len(_PARTS) >= _PARTS_MAX:
+            _PARTS.clear()
+        _PARTS[key] = html
+    return html
 
 
 # Fragments: parts of pages that are the same for every viewer -----------------------------

@@ -91,6 +91,41 @@ def configure_sqlite(app: Flask) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_WROTE = "fancampaign_wrote"
+
+
+def end_reads_with_commit(app: Flask) -> None:
+    """A request that only read ends its transaction with COMMIT, not the ROLLBACK of closing
+    the session: the same for the data, but psycopg forgets its prepared statements at every
+    ROLLBACK, so PostgreSQL would plan each query of each request again (0.3 ms for the
+    session user's query, against 0.1 ms to run it). A request that wrote anything and did
+    not commit still rolls back, as before.
+    """
+
+    @sa.event.listens_for(db.engine, "before_cursor_execute")
+    def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip()[:6].upper() not in ("SELECT", "BEGIN"):
+            conn.info[_WROTE] = True
+
+    @sa.event.listens_for(db.engine, "commit")
+    @sa.event.listens_for(db.engine, "rollback")
+    def _forget(conn: Any) -> None:
+        conn.info.pop(_WROTE, None)
+
+    @app.teardown_request
+    def _commit_reads(exc: BaseException | None) -> None:
+        session = db.session()  # this request's Session, not the scoped proxy
+        if exc is not None or not session.in_transaction():
+            return
+        if session.new or session.dirty or session.deleted:
+            return  # unflushed changes: closing the session throws them away, as it should
+        try:
+            if not session.connection().info.get(_WROTE):
+                session.commit()
+        except sa.exc.SQLAlchemyError:
+            session.rollback()
+
+
 def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write our UTC column type into migrations as a plain timezone-aware DateTime."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

@@ -12,7 +12,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from fancampaign import policies
+from fancampaign import cache, policies
 from fancampaign.extensions import db, utcnow
 
 
@@ -125,6 +125,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["time_tag"] = time_tag
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["url_pattern"] = UrlPattern
+    app.jinja_env.globals["slot"] = cache.slot
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

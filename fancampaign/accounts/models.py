@@ -58,6 +58,11 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 
+    # Read with the user when a login cookie loads it (accounts.services.load_session_user),
+    # which spares each request its own queries; None: not read.
+    loaded_unread = None
+    has_hidden_content = None
+
     # Flask-Login protocol
     is_anonymous = False
 

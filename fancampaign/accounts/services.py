@@ -342,10 +342,36 @@ def load_session_user(session_id: str) -> User | None:
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_token != token or not user.is_active:
+    row = db.session.execute(_session_user_statement(), {"user_id": int(user_id)}).first()
+    if row is None:
+        return None
+    user, user.loaded_unread, hidden = row
+    user.has_hidden_content = bool(hidden)
+    if user.session_token != token or not user.is_active:
         return None
     return user
+
+
+@cache
+def _session_user_statement() -> sa.Select[Any]:
+    """The user, their unread notifications and whether they wrote anything hidden (which
+    only they see, so the pages shared by every member can't describe them), in one query:
+    every logged-in request runs it."""
+    from fancampaign.forum.models import Post, Thread
+    from fancampaign.notifications.models import Notification
+
+    notifications, posts, threads = Notification.__table__, Post.__table__, Thread.__table__
+    unread = (
+        sa.select(sa.func.count())
+        .select_from(notifications)
+        .where(notifications.c.user_id == User.id, notifications.c.read_at.is_(None))
+        .scalar_subquery()
+    )
+    hidden = sa.or_(
+        sa.exists().where(posts.c.author_id == User.id, posts.c.is_hidden == sa.true()),
+        sa.exists().where(threads.c.author_id == User.id, threads.c.is_hidden == sa.true()),
+    )
+    return sa.select(User, unread, hidden).where(User.id == sa.bindparam("user_id"))
 
 
 # Password reset ---------------------------------------------------------------------

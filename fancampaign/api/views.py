@@ -211,7 +211,7 @@ def petitions() -> Any:
 
 
 @bp.route("/petitions/<slug>")
-@anonymous_page()
+@anonymous_page(everyone=True)
 def petition(slug: str) -> Any:
     _check_slug(slug, "petition")
     found = db.session.scalar(

@@ -55,6 +55,13 @@ class Thread(db.Model):
         sa.Index("ix_threads_activity", "last_activity_at"),
         sa.Index("ix_threads_author", "author_id", "created_at"),
         sa.Index("ix_threads_hidden", "is_hidden", "category_id"),
+        # Whether a user wrote anything hidden: read with the user on every logged-in request.
+        sa.Index(
+            "ix_threads_hidden_author",
+            "author_id",
+            postgresql_where=sa.column("is_hidden") == sa.true(),
+            sqlite_where=sa.column("is_hidden") == sa.true(),
+        ),
         sa.UniqueConstraint("subject_kind", "subject_id", name="uq_threads_subject"),
     )
 
@@ -93,6 +100,12 @@ class Post(db.Model):
     __table_args__ = (
         sa.Index("ix_posts_thread", "thread_id", "id"),
         sa.Index("ix_posts_author", "author_id", "id"),
+        sa.Index(
+            "ix_posts_hidden_author",
+            "author_id",
+            postgresql_where=sa.column("is_hidden") == sa.true(),
+            sqlite_where=sa.column("is_hidden") == sa.true(),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

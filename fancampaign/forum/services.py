@@ -323,15 +323,22 @@ def page_of(post: Post, viewer: Any, per_page: int = PER_PAGE) -> int:
 
 def liked_ids(viewer: Any, posts: Iterable[Post]) -> set[int]:
     """Which of these posts the viewer likes (one query; none for visitors)."""
-    ids = [p.id for p in posts]
+    return liked_among(viewer, [p.id for p in posts])
+
+
+def liked_among(viewer: Any, ids: list[int]) -> set[int]:
+    """Which of the posts with these ids the viewer likes (one query; none for visitors)."""
     if not ids or not policies.is_member(viewer):
         return set()
-    likes = PostLike.__table__  # a Core query: every thread page runs it
-    return set(
-        db.session.scalars(
-            sa.select(likes.c.post_id).where(likes.c.user_id == viewer.id, likes.c.post_id.in_(ids))
-        )
-    )
+    return set(db.session.scalars(_LIKED, {"user_id": viewer.id, "ids": ids}))
+
+
+# Built once, as Core: every thread page a member reads runs it.
+_likes = PostLike.__table__
+_LIKED = sa.select(_likes.c.post_id).where(
+    _likes.c.user_id == sa.bindparam("user_id"),
+    _likes.c.post_id.in_(sa.bindparam("ids", expanding=True)),
+)
 
 
 def revisions(post: Post) -> list[PostRevision]:

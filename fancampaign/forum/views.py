@@ -19,7 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
-from fancampaign.cache import anonymous_page
+from fancampaign.cache import anonymous_page, page_meta
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
@@ -102,6 +102,7 @@ def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
         page = _page_arg()
     posts = services.posts_page(thread, current_user, page, total=total)
     subject = discussions.load_subject(thread)
+    note_posts(thread, posts.items)
     return render_form(
         "forum/thread.html",
         status=status,
@@ -117,9 +118,31 @@ def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
     )
 
 
+def note_posts(thread: Thread | None, posts: list[Post], **more: Any) -> None:
+    """What a member's personal version of a page of these posts needs (`personal_posts`),
+    and `more` for the page's own hook."""
+    authors = {p.author_id for p in posts if p.author_id is not None}
+    if thread is not None and thread.author_id is not None:
+        authors.add(thread.author_id)
+    page_meta(posts=[p.id for p in posts], authors=sorted(authors), **more)
+
+
+def personal_posts(
+    viewer: Any, meta: dict[str, Any], liked: set[int] | None = None
+) -> dict[str, Any] | None:
+    """A member's version of a page of posts rendered for every member: their likes (`liked`
+    when the caller read them already); their own posts (Edit and Delete instead of Like and
+    Report) need a page of their own."""
+    if viewer.id in meta["authors"]:
+        return None
+    if liked is None:
+        liked = services.liked_among(viewer, meta["posts"])
+    return {"like": lambda post_id, word: "Unlike" if int(post_id) in liked else word}
+
+
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
-@anonymous_page()
+@anonymous_page(personal=personal_posts)
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:

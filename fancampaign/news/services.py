@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -166,9 +167,49 @@ def posts_for_petition(petition: Any, limit: int = 10) -> list[NewsPost]:
 
 def signed_petition_ids(viewer: Any, petitions: Sequence[Petition]) -> set[int]:
     """Which of these petitions the viewer has signed (one query; none for visitors)."""
+    return signed_among(viewer, [p.id for p in petitions])
+
+
+def likes_and_signatures(
+    viewer: Any, post_ids: list[int], petition_ids: list[int]
+) -> tuple[set[int], set[int]]:
+    """(which of these posts the viewer likes, which of these petitions they signed), in one
+    query: an article's comments and linked petitions, as a member reads them."""
+    if not post_ids or not petition_ids or not policies.is_member(viewer):
+        from fancampaign.forum.services import liked_among
+
+        return liked_among(viewer, post_ids), signed_among(viewer, petition_ids)
+    params = {"user_id": viewer.id, "posts": post_ids, "petitions": petition_ids}
+    rows = db.session.execute(_likes_and_signatures(), params)
+    marks: tuple[set[int], set[int]] = (set(), set())
+    for kind, item_id in rows:
+        marks[kind].add(item_id)
+    return marks
+
+
+@cache
+def _likes_and_signatures() -> sa.CompoundSelect:
+    from fancampaign.forum.models import PostLike
     from fancampaign.petitions.models import Signature
 
-    ids = [p.id for p in petitions]
+    likes, signatures = PostLike.__table__, Signature.__table__
+    user = sa.bindparam("user_id")
+    return sa.union_all(
+        sa.select(sa.literal(0), likes.c.post_id).where(
+            likes.c.user_id == user, likes.c.post_id.in_(sa.bindparam("posts", expanding=True))
+        ),
+        sa.select(sa.literal(1), signatures.c.petition_id).where(
+            signatures.c.user_id == user,
+            signatures.c.petition_id.in_(sa.bindparam("petitions", expanding=True)),
+        ),
+    )
+
+
+def signed_among(viewer: Any, ids: list[int]) -> set[int]:
+    """Which of the petitions with these ids the viewer has signed (one query; none for
+    visitors)."""
+    from fancampaign.petitions.models import Signature
+
     if not ids or not policies.is_member(viewer):
         return set()
     return set(

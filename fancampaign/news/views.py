@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign import policies, signals
-from fancampaign.cache import anonymous_page
+from fancampaign.cache import anonymous_page, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db
 from fancampaign.guards import guard
@@ -82,8 +82,25 @@ def _listing(tag: str | None) -> Any:
     return render_template("news/index.html", posts=posts, tag=tag, unpublished=unpublished)
 
 
+def _personal(viewer: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """A member's version of an article rendered for every member: their likes and their
+    own comments (as on a thread page), and the linked petitions they signed."""
+    from fancampaign.forum.views import personal_posts
+
+    if viewer.id in meta["authors"]:
+        return None
+    liked, signed = services.likes_and_signatures(viewer, meta["posts"], meta["petitions"])
+    fills = personal_posts(viewer, meta, liked)
+    if fills is None:
+        return None
+    if signed:
+        note = render_part("news/_petition_signed.html")
+        fills["signed"] = lambda petition_id, box: note if int(petition_id) in signed else box
+    return fills
+
+
 @bp.route("/news/<slug>")
-@anonymous_page()
+@anonymous_page(personal=_personal)
 def show(slug: str) -> Any:
     post = services.get_post(slug, current_user, full=True)
     if post.is_published and post.thread_id is None:
@@ -106,6 +123,9 @@ def show(slug: str) -> Any:
         if thread is not None:
             comments = comments_page(thread, current_user, _page())
             liked = liked_ids(current_user, comments.items)
+    from fancampaign.forum.views import note_posts
+
+    note_posts(thread, comments.items if comments else [], petitions=[p.id for p in post.petitions])
     update_form = forms.NewsUpdateForm() if policies.can_edit_news(current_user, post) else None
     return render_template(
         "news/show.html",

@@ -36,6 +36,7 @@ def notify(
         actor_id=actor.id if actor else None,
     )
     db.session.add(notification)
+    user.loaded_unread = None  # what the login read is out of date now
     wants_email = user.notify_by_email or kind in ALWAYS_EMAILED
     if wants_email and user.email and user.is_confirmed:
         body = email_body or f"{text}\n\n{base_url}{url}\n"
@@ -55,7 +56,10 @@ _UNREAD_COUNT = (
 
 
 def unread_count(user: Any) -> int:
-    """How many unread notifications the user has."""
+    """How many unread notifications the user has (read with the session's user, if so)."""
+    loaded = getattr(user, "loaded_unread", None)
+    if loaded is not None:
+        return int(loaded)
     return db.session.scalar(_UNREAD_COUNT, {"user_id": user.id}) or 0
 
 
@@ -67,6 +71,7 @@ def mark_read(user: User, notification_id: int | None = None) -> int:
     if notification_id is not None:
         stmt = stmt.where(Notification.id == notification_id)
     result = db.session.execute(stmt.values(read_at=utcnow()))
+    user.loaded_unread = None  # what the login read is out of date now
     return result.rowcount or 0
 
 

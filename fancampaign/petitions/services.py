@@ -658,6 +658,23 @@ def signature_of(user: Any, petition: Petition) -> Signature | None:
     )
 
 
+def signature_state(user: Any, petition_id: int) -> bool | None:
+    """Whether the viewer's signature on this petition is confirmed; None when there is none."""
+    if not policies.is_member(user):
+        return None
+    row = db.session.execute(_SIGNATURE_STATE, {"petition_id": petition_id, "user_id": user.id})
+    found = row.first()
+    return None if found is None else found.confirmed_at is not None
+
+
+# Built once, as Core: every petition page a member reads runs it.
+_signatures = Signature.__table__
+_SIGNATURE_STATE = sa.select(_signatures.c.confirmed_at).where(
+    _signatures.c.petition_id == sa.bindparam("petition_id"),
+    _signatures.c.user_id == sa.bindparam("user_id"),
+)
+
+
 def signers_to_update(petition: Petition) -> sa.Select[Any]:
     """Who asked for updates: rows (signature_id, user_id, name, email) of confirmed
     signatures with keep_updated and an address (the account's, else the guest's)."""

@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user
 
 from fancampaign import policies
-from fancampaign.cache import anonymous_page, fragment
+from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import organiser_required, participant_required
@@ -119,11 +119,30 @@ def _show(
         "thread": thread,
         "comments": comments,
     }
+    creator = [petition.creator_id] if petition.creator_id is not None else []
+    page_meta(petition=petition.id, slug=petition.slug, open=petition.is_open, authors=creator)
     return render_form("petitions/show.html", status=status, **context)
 
 
+def _personal(viewer: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
+    """A member's version of the petition page rendered for every member: their signature
+    (the creator, with no Report control on their own petition, needs a page of their own)."""
+    if viewer.id in meta["authors"]:
+        return None
+    confirmed = services.signature_state(viewer, meta["petition"])
+    if confirmed is None:
+        return {}
+
+    box = render_part(
+        "petitions/_signed.html",
+        petition={"slug": meta["slug"], "is_open": meta["open"]},
+        mine={"confirmed_at": confirmed},
+    )
+    return {"sign": lambda _petition_id, _html: box}
+
+
 @bp.route("/petitions/<slug>")
-@anonymous_page()
+@anonymous_page(personal=_personal)
 def show(slug: str) -> Any:
     return _show(_load(slug))
 

@@ -1,0 +1,207 @@
+"""Pages shared by every member: one rendering per role in Redis, each viewer's own parts
+(account menu, likes, signatures, CSRF token) filled in per request, and a page of their
+own for anyone the shared rendering cannot describe."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import g, render_template_string
+
+from fancampaign import cache
+from fancampaign.accounts.models import Role
+from fancampaign.extensions import db, utcnow
+from fancampaign.forum import services as forum
+from fancampaign.notifications.services import notify
+from fancampaign.petitions import services as petitions
+from tests.factories import make_news_post, make_petition, make_thread, make_user
+from tests.helpers import REDIS_URL, needs_redis
+
+pytestmark = [needs_redis, pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)]
+
+
+@pytest.fixture(autouse=True)
+def own_keys(app):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+
+
+@pytest.fixture
+def as_member(app):
+    """as_member(user): a new test client logged in as that user (its own cookie jar)."""
+
+    def _client(user: Any) -> Any:
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return client
+
+    return _client
+
+
+def get(client: Any, path: str) -> tuple[str, str | None]:
+    """(the page's HTML, whether it came from the shared rendering: hit, miss or None)."""
+    g.pop("page_cache", None)
+    g.pop("csrf_token", None)  # the test kit keeps one `g` for every request
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, no-cache"
+    html = response.get_data(as_text=True)
+    assert cache.CSRF_MARK not in html and cache.STANDIN_NAME not in html
+    assert "<!--fc:" not in html
+    return html, g.get("page_cache")
+
+
+def like_button(html: str, post_id: int) -> str:
+    start = html.index(f'action="/forum/p/{post_id}/like"')
+    return html[start : html.index("</form>", start)]
+
+
+def test_members_share_one_rendering_with_their_own_menu_likes_and_token(as_member):
+    author = make_user("writer")
+    thread = make_thread(author, title="Where the sequel stands", replies=2)
+    ids = sorted(
+        db.session.scalars(sa.select(forum.Post.id).where(forum.Post.thread_id == thread.id))
+    )
+    ada, bo = make_user("ada"), make_user("bob")
+    forum.toggle_like(ada, db.session.get(forum.Post, ids[1]))
+    notify(bo, "reply", "Someone replied to you", "/forum")
+    db.session.commit()
+
+    ada_html, ada_from = get(as_member(ada), f"/forum/t/{thread.id}")
+    bo_html, bo_from = get(as_member(bo), f"/forum/t/{thread.id}")
+
+    assert (ada_from, bo_from) == ("miss", "hit")
+    assert "Unlike" in like_button(ada_html, ids[1]) and "Unlike" not in like_button(
+        bo_html, ids[1]
+    )
+    assert "Like" in like_button(bo_html, ids[0])
+    assert ">ada</a>" in ada_html and ">bob</a>" in bo_html and ">ada</a>" not in bo_html
+    assert "(1<span" in bo_html and "(1<span" not in ada_html  # bo's unread notification
+    token = lambda html: html.split('name="csrf_token" value="')[1].split('"')[0]  # noqa: E731
+    assert token(ada_html) != token(bo_html)
+
+
+def test_a_token_from_a_shared_page_is_accepted_for_its_viewer(app, as_member):
+    app.config["WTF_CSRF_ENABLED"] = True
+    thread = make_thread(title="A thread to answer")
+    fan = make_user("answerer")
+    get(as_member(make_user("warmup")), f"/forum/t/{thread.id}")
+    client = as_member(fan)
+    html, source = get(client, f"/forum/t/{thread.id}")
+    assert source == "hit"
+    token = html.split('id="body"')[0].rsplit('name="csrf_token" value="', 1)[1].split('"')[0]
+
+    response = client.post(
+        f"/forum/t/{thread.id}/reply", data={"csrf_token": token, "body": "Count me in!"}
+    )
+
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(forum.Post).where(forum.Post.body == "Count me in!"))
+
+
+def test_authors_moderators_and_suspended_members_get_a_page_of_their_own(as_member):
+    author = make_user("poster")
+    thread = make_thread(author, title="Own posts stay editable", replies=1)
+    moderator = make_user("modfan", role=Role.MODERATOR)
+    suspended = make_user("paused", suspended_until=utcnow() + timedelta(days=1))
+    get(as_member(make_user("reader")), f"/forum/t/{thread.id}")
+
+    html, source = get(as_member(author), f"/forum/t/{thread.id}")
+    assert source is None and "Edit<span" in html
+
+    html, source = get(as_member(moderator), f"/forum/t/{thread.id}")
+    assert source is None and "Earlier versions" not in html and 'action="/moderation' in html
+
+    html, source = get(as_member(suspended), f"/forum/t/{thread.id}")
+    assert source is None and "Your account is suspended" in html
+
+
+def test_hidden_posts_show_only_to_their_author(as_member):
+    thread = make_thread(title="A thread with a held reply")
+    held_author = make_user("held")
+    post = forum.reply(held_author, thread, "A reply waiting for review.")
+    post.is_hidden = True
+    post.hidden_reason = "held"
+    db.session.commit()
+    reader = make_user("someone")
+
+    reader_html, _ = get(as_member(reader), f"/forum/t/{thread.id}")
+    author_html, source = get(as_member(held_author), f"/forum/t/{thread.id}")
+
+    assert "A reply waiting for review." not in reader_html
+    assert "A reply waiting for review." in author_html and source is None
+
+
+def test_a_signer_sees_their_signature_and_the_count_follows(as_member):
+    petition = make_petition(title="Sign for the sequel")
+    signer, other = make_user("signer"), make_user("other")
+    petitions.sign_petition(signer, petition)
+    db.session.commit()
+    path = f"/petitions/{petition.slug}"
+
+    other_html, first = get(as_member(other), path)
+    signer_html, second = get(as_member(signer), path)
+
+    assert (first, second) == ("miss", "hit")
+    assert "You signed this petition" in signer_html and "Withdraw my signature" in signer_html
+    assert "You signed this petition" not in other_html and "Sign the petition" in other_html
+    assert "Sign the petition" not in signer_html.split('id="sign"')[1].split("</section>")[0]
+
+    petitions.sign_petition(other, petition)
+    db.session.commit()
+    html, source = get(as_member(other), path)
+    assert source == "miss" and "You signed this petition" in html
+    assert "<span data-count>2</span>" in html
+
+
+def test_an_article_shows_each_member_their_signed_petitions(as_member):
+    organiser = make_user("organiserfan", role=Role.ORGANISER)
+    petition = make_petition(organiser, title="The linked petition")
+    article = make_news_post(organiser, title="Sign the linked petition")
+    article.petitions.append(petition)
+    db.session.commit()
+    signer, other = make_user("signed"), make_user("unsigned")
+    petitions.sign_petition(signer, petition)
+    db.session.commit()
+    path = f"/news/{article.slug}"
+
+    other_html, first = get(as_member(other), path)
+    signer_html, second = get(as_member(signer), path)
+
+    assert (first, second) == ("miss", "hit")
+    assert "You signed this petition." in signer_html
+    assert "You signed this petition." not in other_html
+
+
+def test_a_page_naming_its_viewer_outside_a_slot_is_not_shared(app, as_member):
+    app.add_url_rule(
+        "/probe/me",
+        "probe_me",
+        cache.anonymous_page()(
+            lambda: render_template_string("<p>Hello {{ current_user.username }}</p>")
+        ),
+    )
+    html, source = get(as_member(make_user("named")), "/probe/me")
+    assert "Hello named" in html and source is None
+    html, source = get(as_member(make_user("other")), "/probe/me")
+    assert "Hello other" in html and source is None
+
+
+def test_a_read_that_wrote_without_committing_is_rolled_back(app, client):
+    from fancampaign.accounts.models import User
+
+    def careless() -> str:
+        db.session.execute(sa.update(User).values(bio="written by a GET"))
+        return "ok"
+
+    app.add_url_rule("/probe/careless", "probe_careless", careless)
+    make_user("untouched")
+
+    assert client.get("/probe/careless").status_code == 200
+    db.session.rollback()
+    assert db.session.scalar(sa.select(User.bio).where(User.username == "untouched")) == ""
