@@ -242,16 +242,19 @@ def _freeze(response: Response, token: str | None) -> str | None:
     """The response as JSON for Redis, the visitor's CSRF token swapped for a placeholder."""
     if response.direct_passthrough or response.is_streamed:
         return None
+    return json.dumps(_stored(response, token))
+
+
+def _stored(response: Response, token: str | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What Redis keeps of a response: its headers but the per-response ones, and its body
+    with the viewer's CSRF token swapped for a placeholder (and whether it held one)."""
     body = response.get_data(as_text=True)
     has_token = bool(token) and token in body
     if has_token:
         body = body.replace(token, CSRF_MARK)
-    headers = [
-        [k, v]
-        for k, v in response.headers.items()
-        if k.lower() not in ("set-cookie", "content-length", "vary", "etag")
-    ]
-    return json.dumps({"h": headers, "b": body, "t": has_token})
+    skip = ("set-cookie", "content-length", "vary", "etag", *drop)
+    headers = [[k, v] for k, v in response.headers.items() if k.lower() not in skip]
+    return {"h": headers, "b": body, "t": has_token}
 
 
 def _revive(frozen: str) -> tuple[Response, bool]:
@@ -518,20 +521,11 @@ def _render_shared(
             g.csrf_token = token  # the session's own, the same for either rendering
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
         return None
-    body = response.get_data(as_text=True)
-    token = g.get("csrf_token")
-    has_token = bool(token) and token in body
-    if has_token:
-        body = body.replace(token, CSRF_MARK)
-    if STANDIN_NAME in SLOT_RE.sub("", body):
+    shared = _stored(response, g.get("csrf_token"), drop=("cache-control",))
+    if STANDIN_NAME in SLOT_RE.sub("", shared["b"]):
         log.warning("page cache: %s shows its viewer outside a slot; not shared", request.path)
         return None
-    headers = [
-        [k, v]
-        for k, v in response.headers.items()
-        if k.lower() not in ("set-cookie", "content-length", "vary", "etag", "cache-control")
-    ]
-    return {"h": headers, "b": body, "t": has_token, "m": meta}
+    return {**shared, "m": meta}
 
 
 def _account_nav(_arg: str, _html: str) -> str:
