@@ -52,11 +52,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from fancampaign.accounts.services import load_session_user
+    from fancampaign.cache import login_marks
     from fancampaign.extensions import (
+        autocommit_reads,
         configure_sqlite,
         csrf,
         db,
-        end_reads_with_commit,
         include_in_migrations,
         limiter,
         login_manager,
@@ -85,10 +86,11 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    login_manager.user_loader(load_session_user)
+    # The page being served may ask about its viewer in the same query (cache.py).
+    login_manager.user_loader(lambda session_id: load_session_user(session_id, login_marks()))
     with app.app_context():
         configure_sqlite(app)
-        end_reads_with_commit(app)
+        autocommit_reads(app)
 
     @app.after_request
     def _send_mail(response: Any) -> Any:

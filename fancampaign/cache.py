@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
@@ -238,33 +239,109 @@ def _etag(key: str) -> str:
     return "a-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def _freeze(response: Response, token: str | None) -> str | None:
-    """The response as JSON for Redis, the visitor's CSRF token swapped for a placeholder."""
+def _freeze(
+    response: Response, token: str | None, meta: Any = None, drop: tuple[str, ...] = ()
+) -> bytes | None:
+    """The response as Redis keeps it, or None if it can't be kept.
+
+    A line of JSON (the headers but the per-response ones, `meta`, whether it held a CSRF
+    token, and the slots: see `slot`), then the body cut at each slot and each CSRF token,
+    the pieces joined by NUL bytes (which HTML never holds). Serving it is a split and a join
+    of bytes: no JSON decoding, search or re-encoding of the whole page per request.
+    """
     if response.direct_passthrough or response.is_streamed:
         return None
-    return json.dumps(_stored(response, token))
-
-
-def _stored(response: Response, token: str | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """What Redis keeps of a response: its headers but the per-response ones, and its body
-    with the viewer's CSRF token swapped for a placeholder (and whether it held one)."""
     body = response.get_data(as_text=True)
+    if "\x00" in body:
+        return None
     has_token = bool(token) and token in body
     if has_token:
         body = body.replace(token, CSRF_MARK)
+    texts, items = [""], []
+
+    def text(piece: str) -> None:
+        first, *rest = piece.split(CSRF_MARK)
+        texts[-1] += first
+        for after in rest:
+            items.append(None)  # the viewer's CSRF token goes here
+            texts.append(after)
+
+    end = 0
+    for found in SLOT_RE.finditer(body):
+        text(body[end : found.start()])
+        items.append([found[1], found[2], found[3]])
+        texts.append("")
+        end = found.end()
+    text(body[end:])
     skip = ("set-cookie", "content-length", "vary", "etag", *drop)
     headers = [[k, v] for k, v in response.headers.items() if k.lower() not in skip]
-    return {"h": headers, "b": body, "t": has_token}
+    head = json.dumps({"h": headers, "m": meta, "t": has_token, "i": items})
+    return head.encode() + b"\n" + "\x00".join(texts).encode()
 
 
-def _revive(frozen: str) -> tuple[Response, bool]:
-    data = json.loads(frozen)
-    body = data["b"]
-    if data["t"]:
-        from flask_wtf.csrf import generate_csrf
+def _open(frozen: bytes) -> tuple[dict[str, Any], bytes]:
+    """(what `_freeze` put in its first line, the body's pieces still joined)."""
+    head, _, body = frozen.partition(b"\n")
+    return json.loads(head), body
 
-        body = body.replace(CSRF_MARK, generate_csrf())
-    response = Response(body, status=200)
+
+def _thaw(data: dict[str, Any], body: bytes, fills: dict[str, Fill] | None = None) -> bytes:
+    """The body for this request: each slot filled (by `fills[name](arg, html)`, else its
+    html as stored) and this visitor's CSRF token in place of the placeholder."""
+    items = data["i"]
+    if not items:
+        return body
+    token: str | None = None
+
+    def csrf() -> str:
+        nonlocal token
+        if token is None:
+            token = _csrf_token()
+        return token
+
+    texts = body.split(b"\x00")
+    out = [texts[0]]
+    for item, after in zip(items, texts[1:], strict=True):
+        if item is None:
+            piece = csrf()
+        else:
+            name, arg, html = item
+            piece = fills[name](arg, html) if fills and name in fills else html
+            if CSRF_MARK in piece:
+                piece = piece.replace(CSRF_MARK, csrf())
+        out += (piece.encode(), after)
+    return b"".join(out)
+
+
+_SIGNED: dict[tuple[str, str], tuple[float, str]] = {}
+_SIGNED_FOR = 60.0  # seconds; a token is good for an hour (WTF_CSRF_TIME_LIMIT)
+
+
+def _csrf_token() -> str:
+    """This visitor's signed CSRF token, as `generate_csrf()` makes it, signed once a minute
+    per session and process rather than on every request (signing is a twentieth of a page
+    served from the cache). A token signed 59 s ago is as good as a new one, 59 s shorter."""
+    from flask_wtf.csrf import generate_csrf
+
+    raw = session.get("csrf_token")
+    if raw is None or "csrf_token" in g:
+        return generate_csrf()
+    key = (str(current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key), raw)
+    now = time.monotonic()
+    signed = _SIGNED.get(key)
+    if signed is not None and now - signed[0] < _SIGNED_FOR:
+        g.csrf_token = signed[1]  # where flask_wtf looks first
+        return signed[1]
+    token = generate_csrf()
+    if len(_SIGNED) >= _PARTS_MAX:
+        _SIGNED.clear()
+    _SIGNED[key] = (now, token)
+    return token
+
+
+def _revive(frozen: bytes) -> tuple[Response, bool]:
+    data, body = _open(frozen)
+    response = Response(_thaw(data, body), status=200)
     for name, value in data["h"]:
         response.headers[name] = value
     return response, bool(data["t"])
@@ -288,21 +365,27 @@ def _finish(response: Response, *, public: bool, etag: str | None) -> Response:
     return response.make_conditional(request)
 
 
-Personal = Callable[[Any, Any], "dict[str, Fill] | None"]
+Personal = Callable[[Any, Any, "dict[str, Any]"], "dict[str, Fill] | None"]
+# A page's marks: {name: (a column correlated to users.id, its parameters)} for this meta.
+Marks = Callable[[Any], "dict[str, tuple[Any, dict[str, Any]]]"]
 
 
 def anonymous_page(
     timeout: int = 300,
     tables: Iterable[str] = CONTENT_TABLES,
     personal: Personal | None = None,
+    marks: Marks | None = None,
     members: bool = True,
     everyone: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve this GET view's page from the cache to anonymous visitors and, personalised, to
     members in good standing (see the module doc).
 
-    `personal(viewer, meta)`: the slot fillers for this viewer of the shared page, or None when
-    the viewer needs a page of their own; `meta` is what the view put in `page_meta()`.
+    `personal(viewer, meta, marks)`: the slot fillers for this viewer of the shared page, or
+    None when the viewer needs a page of their own; `meta` is what the view put in
+    `page_meta()`, `marks` the values of what `marks(meta)` asked about the viewer (their likes
+    among the page's posts, say), read in the same query as the login when the page is in the
+    cache, else in one query of their own.
     `members=False` keeps logged-in people on a fresh rendering. `everyone=True`: the
     response says nothing about its viewer at all (JSON), so everyone gets the anonymous copy
     and the login is not even read.
@@ -312,11 +395,12 @@ def anonymous_page(
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if members and not everyone and _is_plain_read() and _LOGIN_KEY in session:
+                # Before the login is read: the page's marks can come with it.
+                shared = _member_page(view, args, kwargs, depends, timeout, personal, marks)
+                if shared is not None:
+                    return shared
             if not (_is_plain_read() if everyone else is_anonymous_request()):
-                if members and _is_member_read():
-                    shared = _member_page(view, args, kwargs, depends, timeout, personal)
-                    if shared is not None:
-                        return shared
                 response = make_response(view(*args, **kwargs))
                 if request.method in ("GET", "HEAD"):
                     response.headers.setdefault("Cache-Control", "private, no-cache")
@@ -336,16 +420,16 @@ def anonymous_page(
                 return response
             if frozen is not None:
                 g.page_cache = "hit"
-                response, has_token = _revive(frozen.decode())
+                response, has_token = _revive(frozen)
                 return _finish(response, public=not has_token, etag=etag)
             g.page_cache = "miss"
             response = make_response(view(*args, **kwargs))
             if response.status_code != 200:
                 return response
-            frozen_text = _freeze(response, g.get("csrf_token"))
-            if frozen_text is not None:
+            frozen_page = _freeze(response, g.get("csrf_token"))
+            if frozen_page is not None:
                 try:
-                    _redis().set(key, frozen_text, ex=timeout)
+                    _redis().set(key, frozen_page, ex=timeout)
                 except Exception:
                     log.warning("page cache: could not store %s", request.path, exc_info=True)
             return _finish(response, public=_no_token(response), etag=etag)
@@ -399,12 +483,7 @@ def is_shared_render() -> bool:
     return has_app_context() and bool(g.get("shared_render"))
 
 
-def _is_member_read() -> bool:
-    return (
-        request.method in ("GET", "HEAD")
-        and "_flashes" not in session
-        and current_user.is_authenticated
-    )
+_LOGIN_KEY = "_user_id"  # where Flask-Login keeps the login in the session
 
 
 def viewer_role(user: Any) -> str | None:
@@ -450,52 +529,84 @@ def _member_page(
     depends: tuple[str, ...],
     timeout: int,
     personal: Personal | None,
+    marks: Marks | None,
 ) -> Response | None:
     """This member's page made from the shared rendering for their role, or None when they
-    need a rendering of their own (or there is no Redis)."""
-    viewer = current_user._get_current_object()  # type: ignore[attr-defined]
-    role = viewer_role(viewer)
-    if role is None:
-        return None
-    found = _lookup(_prefix() + MEMBER_PREFIX + role + ":" + _page_id(), depends)
+    need a rendering of their own (or there is no Redis).
+
+    Most viewers are members: their role's page is looked up before the login is read, so
+    that what the page asks about its viewer (`marks`) comes with the login's query.
+    """
+    base = _prefix() + MEMBER_PREFIX
+    page_id = _page_id()
+    found = _lookup(base + "member:" + page_id, depends)
     if found is None:
         return None
+    opened = _open(found[1]) if found[1] is not None else None
+    if opened is not None and marks is not None:
+        g.login_marks = marks(opened[0]["m"])
+    try:
+        viewer = current_user._get_current_object()  # type: ignore[attr-defined]
+    finally:
+        g.pop("login_marks", None)
+    role = viewer_role(viewer) if viewer.is_authenticated else None
+    if role is None:
+        return None
+    if role != "member":
+        viewer.login_marks = None  # asked for another page than theirs
+        found = _lookup(base + role + ":" + page_id, depends)
+        if found is None:
+            return None
+        opened = _open(found[1]) if found[1] is not None else None
     key, frozen = found
-    if frozen is not None:
-        source = "hit"
-        shared = json.loads(frozen)
-    else:
+    source = "hit"
+    if opened is None:
         source = "miss"
-        shared = _render_shared(view, args, kwargs, role)
-        if shared is None:
+        frozen = _render_shared(view, args, kwargs, role)
+        if frozen is None:
             return None
         try:
-            _redis().set(key, json.dumps(shared), ex=timeout)
+            _redis().set(key, frozen, ex=timeout)
         except Exception:
             log.warning("page cache: could not store %s", request.path, exc_info=True)
+        opened = _open(frozen)
+    data, body = opened
     fills: dict[str, Fill] = {"nav": _account_nav}
     if personal is not None:
-        own = personal(viewer, shared["m"])
+        values = viewer_marks(viewer, marks(data["m"])) if marks is not None else {}
+        own = personal(viewer, data["m"], values)
         if own is None:
             return None
         fills.update(own)
-    body = SLOT_RE.sub(lambda m: fills[m[1]](m[2], m[3]) if m[1] in fills else m[3], shared["b"])
     g.page_cache = source
-    if CSRF_MARK in body:
-        from flask_wtf.csrf import generate_csrf
-
-        body = body.replace(CSRF_MARK, generate_csrf())
-    response = Response(body, status=200)
-    for name, value in shared["h"]:
+    response = Response(_thaw(data, body, fills), status=200)
+    for name, value in data["h"]:
         response.headers[name] = value
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("Cookie")
     return response
 
 
+def login_marks() -> dict[str, tuple[Any, dict[str, Any]]]:
+    """What the page being served asks about its viewer, for the login's query to read too."""
+    return (g.get("login_marks") or {}) if has_app_context() else {}
+
+
+def viewer_marks(viewer: Any, wanted: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+    """The values of these marks for the viewer: read with the login if it could, else now,
+    in one query."""
+    loaded = getattr(viewer, "login_marks", None) or {}
+    missing = {name: spec for name, spec in wanted.items() if name not in loaded}
+    if not missing:
+        return loaded
+    from fancampaign.accounts.services import read_marks
+
+    return {**loaded, **read_marks(viewer.id, missing)}
+
+
 def _render_shared(
     view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], role: str
-) -> dict[str, Any] | None:
+) -> bytes | None:
     """The view's page as the role's stand-in sees it, slots marked; None if it can't be
     shared (not a plain 200, or something about the viewer shows outside the slots)."""
     from werkzeug.exceptions import HTTPException
@@ -521,11 +632,10 @@ def _render_shared(
             g.csrf_token = token  # the session's own, the same for either rendering
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
         return None
-    shared = _stored(response, g.get("csrf_token"), drop=("cache-control",))
-    if STANDIN_NAME in SLOT_RE.sub("", shared["b"]):
+    if STANDIN_NAME in SLOT_RE.sub("", response.get_data(as_text=True)):
         log.warning("page cache: %s shows its viewer outside a slot; not shared", request.path)
         return None
-    return {**shared, "m": meta}
+    return _freeze(response, g.get("csrf_token"), meta, drop=("cache-control",))
 
 
 def _account_nav(_arg: str, _html: str) -> str:

@@ -27,21 +27,25 @@ def embeddable(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def register(app: Flask) -> None:
+    common = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+    ]
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        common.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    # Worked out once: every response gets one of these two lists.
+    framed = [("Content-Security-Policy", CSP.format(frame_ancestors="*")), *common]
+    unframed = [
+        ("Content-Security-Policy", CSP.format(frame_ancestors="'none'")),
+        ("X-Frame-Options", "DENY"),
+        *common,
+    ]
+
     @app.after_request
     def _headers(response: Response) -> Response:
-        framing = g.get("allow_framing", False)
-        response.headers.setdefault(
-            "Content-Security-Policy", CSP.format(frame_ancestors="*" if framing else "'none'")
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if not framing:
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"
-        )
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        # What a view set itself stays (one pass over the headers, not one per header).
+        present = {name.lower() for name, _ in response.headers}
+        wanted = framed if g.get("allow_framing", False) else unframed
+        response.headers.extend([item for item in wanted if item[0].lower() not in present])
         return response

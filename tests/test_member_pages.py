@@ -19,7 +19,7 @@ from fancampaign.forum import services as forum
 from fancampaign.notifications.services import notify
 from fancampaign.petitions import services as petitions
 from tests.factories import make_news_post, make_petition, make_thread, make_user
-from tests.helpers import REDIS_URL, needs_redis
+from tests.helpers import REDIS_URL, count_queries, needs_redis
 
 pytestmark = [needs_redis, pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)]
 
@@ -84,6 +84,25 @@ def test_members_share_one_rendering_with_their_own_menu_likes_and_token(as_memb
     assert "(1<span" in bo_html and "(1<span" not in ada_html  # bo's unread notification
     token = lambda html: html.split('name="csrf_token" value="')[1].split('"')[0]  # noqa: E731
     assert token(ada_html) != token(bo_html)
+
+
+@pytest.mark.parametrize("replies", [3, 40])
+def test_a_member_served_a_shared_page_costs_one_query_whatever_its_size(as_member, replies):
+    """The login's query also reads what the page asks about its viewer (their likes)."""
+    thread = make_thread(title="Counted queries", replies=replies)
+    get(as_member(make_user("first")), f"/forum/t/{thread.id}")
+    fan = make_user("counted")
+    post_id = db.session.scalar(sa.select(sa.func.max(forum.Post.id)))
+    forum.toggle_like(fan, db.session.get(forum.Post, post_id))
+    db.session.commit()
+    client = as_member(fan)
+    get(client, f"/forum/t/{thread.id}?page=last")
+    with count_queries() as statements:
+        html, source = get(client, f"/forum/t/{thread.id}?page=last")
+    assert source == "hit"
+    assert "Unlike" in like_button(html, post_id)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1  # the login, with the likes in it
 
 
 def test_a_token_from_a_shared_page_is_accepted_for_its_viewer(app, as_member):
@@ -190,18 +209,3 @@ def test_a_page_naming_its_viewer_outside_a_slot_is_not_shared(app, as_member):
     assert "Hello named" in html and source is None
     html, source = get(as_member(make_user("other")), "/probe/me")
     assert "Hello other" in html and source is None
-
-
-def test_a_read_that_wrote_without_committing_is_rolled_back(app, client):
-    from fancampaign.accounts.models import User
-
-    def careless() -> str:
-        db.session.execute(sa.update(User).values(bio="written by a GET"))
-        return "ok"
-
-    app.add_url_rule("/probe/careless", "probe_careless", careless)
-    make_user("untouched")
-
-    assert client.get("/probe/careless").status_code == 200
-    db.session.rollback()
-    assert db.session.scalar(sa.select(User.bio).where(User.username == "untouched")) == ""

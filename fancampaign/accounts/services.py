@@ -337,23 +337,66 @@ def authenticate(login: str, password: str) -> User | None:
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0")
 
 
-def load_session_user(session_id: str) -> User | None:
-    """The user for a login cookie ("id:token"), or None if it no longer holds."""
+def load_session_user(
+    session_id: str, marks: dict[str, tuple[Any, dict[str, Any]]] | None = None
+) -> User | None:
+    """The user for a login cookie ("id:token"), or None if it no longer holds.
+
+    `marks`: {name: (a column correlated to users.id, its parameters)}, read in the same query
+    (the page's questions about its viewer, such as their likes among its posts); their values
+    go in `user.login_marks`.
+    """
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    row = db.session.execute(_session_user_statement(), {"user_id": int(user_id)}).first()
+    names = tuple(sorted(marks or ()))
+    params: dict[str, Any] = {"user_id": int(user_id)}
+    for name in names:
+        params.update(marks[name][1])  # type: ignore[index]
+    statement = _session_user_statement(names, *(marks[n][0] for n in names))  # type: ignore[index]
+    row = db.session.execute(statement, params).first()
     if row is None:
         return None
-    user, user.loaded_unread, hidden = row
+    user, user.loaded_unread, hidden, *values = row
     user.has_hidden_content = bool(hidden)
+    user.login_marks = dict(zip(names, values, strict=True))
     if user.session_token != token or not user.is_active:
         return None
     return user
 
 
+def read_marks(user_id: int, marks: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+    """The values of these marks (see `load_session_user`) for one user, in one query."""
+    names = tuple(sorted(marks))
+    params: dict[str, Any] = {"user_id": user_id}
+    columns = []
+    for name in names:
+        column, more = marks[name]
+        columns.append(column.label(name))
+        params.update(more)
+    row = db.session.execute(
+        sa.select(*columns).where(User.id == sa.bindparam("user_id")), params
+    ).one()
+    return dict(zip(names, row, strict=True))
+
+
+_WITH_MARKS: dict[tuple[str, ...], sa.Select[Any]] = {}
+
+
+def _session_user_statement(names: tuple[str, ...] = (), *columns: Any) -> sa.Select[Any]:
+    """The session user's statement, with these mark columns: built once per set of names
+    (a name always stands for the same column)."""
+    statement = _WITH_MARKS.get(names)
+    if statement is None:
+        statement = _session_user_base().add_columns(
+            *(column.label(name) for name, column in zip(names, columns, strict=True))
+        )
+        _WITH_MARKS[names] = statement
+    return statement
+
+
 @cache
-def _session_user_statement() -> sa.Select[Any]:
+def _session_user_base() -> sa.Select[Any]:
     """The user, their unread notifications and whether they wrote anything hidden (which
     only they see, so the pages shared by every member can't describe them), in one query:
     every logged-in request runs it."""

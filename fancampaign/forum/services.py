@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -323,14 +324,29 @@ def page_of(post: Post, viewer: Any, per_page: int = PER_PAGE) -> int:
 
 def liked_ids(viewer: Any, posts: Iterable[Post]) -> set[int]:
     """Which of these posts the viewer likes (one query; none for visitors)."""
-    return liked_among(viewer, [p.id for p in posts])
-
-
-def liked_among(viewer: Any, ids: list[int]) -> set[int]:
-    """Which of the posts with these ids the viewer likes (one query; none for visitors)."""
+    ids = [p.id for p in posts]
     if not ids or not policies.is_member(viewer):
         return set()
     return set(db.session.scalars(_LIKED, {"user_id": viewer.id, "ids": ids}))
+
+
+@cache
+def liked_mark() -> Any:
+    """A column for the viewer's users row (see `cache.viewer_marks`): which of the posts
+    `mark_liked_ids` they like, as "5,9" (NULL for none)."""
+    return (
+        sa.select(sa.func.aggregate_strings(sa.cast(_likes.c.post_id, sa.Text), ","))
+        .where(
+            _likes.c.user_id == User.id,
+            _likes.c.post_id.in_(sa.bindparam("mark_liked_ids", expanding=True)),
+        )
+        .scalar_subquery()
+    )
+
+
+def id_set(marked: str | None) -> set[int]:
+    """The ids in a mark such as "5,9" (see `liked_mark`)."""
+    return {int(part) for part in marked.split(",")} if marked else set()
 
 
 # Built once, as Core: every thread page a member reads runs it.

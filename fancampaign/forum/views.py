@@ -127,22 +127,25 @@ def note_posts(thread: Thread | None, posts: list[Post], **more: Any) -> None:
     page_meta(posts=[p.id for p in posts], authors=sorted(authors), **more)
 
 
+def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's version of a page of posts asks about them: their likes among them."""
+    return {"liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]})}
+
+
 def personal_posts(
-    viewer: Any, meta: dict[str, Any], liked: set[int] | None = None
+    viewer: Any, meta: dict[str, Any], marks: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """A member's version of a page of posts rendered for every member: their likes (`liked`
-    when the caller read them already); their own posts (Edit and Delete instead of Like and
-    Report) need a page of their own."""
+    """A member's version of a page of posts rendered for every member: their likes; their
+    own posts (Edit and Delete instead of Like and Report) need a page of their own."""
     if viewer.id in meta["authors"]:
         return None
-    if liked is None:
-        liked = services.liked_among(viewer, meta["posts"])
+    liked = services.id_set(marks["liked"])
     return {"like": lambda post_id, word: "Unlike" if int(post_id) in liked else word}
 
 
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
-@anonymous_page(personal=personal_posts)
+@anonymous_page(personal=personal_posts, marks=post_marks)
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:

@@ -170,38 +170,21 @@ def signed_petition_ids(viewer: Any, petitions: Sequence[Petition]) -> set[int]:
     return signed_among(viewer, [p.id for p in petitions])
 
 
-def likes_and_signatures(
-    viewer: Any, post_ids: list[int], petition_ids: list[int]
-) -> tuple[set[int], set[int]]:
-    """(which of these posts the viewer likes, which of these petitions they signed), in one
-    query: an article's comments and linked petitions, as a member reads them."""
-    if not post_ids or not petition_ids or not policies.is_member(viewer):
-        from fancampaign.forum.services import liked_among
-
-        return liked_among(viewer, post_ids), signed_among(viewer, petition_ids)
-    params = {"user_id": viewer.id, "posts": post_ids, "petitions": petition_ids}
-    rows = db.session.execute(_likes_and_signatures(), params)
-    marks: tuple[set[int], set[int]] = (set(), set())
-    for kind, item_id in rows:
-        marks[kind].add(item_id)
-    return marks
-
-
 @cache
-def _likes_and_signatures() -> sa.CompoundSelect:
-    from fancampaign.forum.models import PostLike
+def signed_mark() -> Any:
+    """A column for the viewer's users row (see `cache.viewer_marks`): which of the
+    petitions `mark_signed_ids` they signed, as "3,7" (NULL for none)."""
+    from fancampaign.accounts.models import User
     from fancampaign.petitions.models import Signature
 
-    likes, signatures = PostLike.__table__, Signature.__table__
-    user = sa.bindparam("user_id")
-    return sa.union_all(
-        sa.select(sa.literal(0), likes.c.post_id).where(
-            likes.c.user_id == user, likes.c.post_id.in_(sa.bindparam("posts", expanding=True))
-        ),
-        sa.select(sa.literal(1), signatures.c.petition_id).where(
-            signatures.c.user_id == user,
-            signatures.c.petition_id.in_(sa.bindparam("petitions", expanding=True)),
-        ),
+    signatures = Signature.__table__
+    return (
+        sa.select(sa.func.aggregate_strings(sa.cast(signatures.c.petition_id, sa.Text), ","))
+        .where(
+            signatures.c.user_id == User.id,
+            signatures.c.petition_id.in_(sa.bindparam("mark_signed_ids", expanding=True)),
+        )
+        .scalar_subquery()
     )
 
 

@@ -82,17 +82,27 @@ def _listing(tag: str | None) -> Any:
     return render_template("news/index.html", posts=posts, tag=tag, unpublished=unpublished)
 
 
-def _personal(viewer: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
+def _marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's version of an article asks about them: their likes among its comments
+    and which of its linked petitions they signed."""
+    from fancampaign.forum.views import post_marks
+
+    return {
+        **post_marks(meta),
+        "signed": (services.signed_mark(), {"mark_signed_ids": meta["petitions"]}),
+    }
+
+
+def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any] | None:
     """A member's version of an article rendered for every member: their likes and their
     own comments (as on a thread page), and the linked petitions they signed."""
+    from fancampaign.forum.services import id_set
     from fancampaign.forum.views import personal_posts
 
-    if viewer.id in meta["authors"]:
-        return None
-    liked, signed = services.likes_and_signatures(viewer, meta["posts"], meta["petitions"])
-    fills = personal_posts(viewer, meta, liked)
+    fills = personal_posts(viewer, meta, marks)
     if fills is None:
         return None
+    signed = id_set(marks["signed"])
     if signed:
         note = render_part("news/_petition_signed.html")
         fills["signed"] = lambda petition_id, box: note if int(petition_id) in signed else box
@@ -100,7 +110,7 @@ def _personal(viewer: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
 
 
 @bp.route("/news/<slug>")
-@anonymous_page(personal=_personal)
+@anonymous_page(personal=_personal, marks=_marks)
 def show(slug: str) -> Any:
     post = services.get_post(slug, current_user, full=True)
     if post.is_published and post.thread_id is None:

@@ -124,25 +124,29 @@ def _show(
     return render_form("petitions/show.html", status=status, **context)
 
 
-def _personal(viewer: Any, meta: dict[str, Any]) -> dict[str, Any] | None:
+def _marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's version of the petition page asks about them: their signature."""
+    return {"signature": (services.signature_mark(), {"mark_petition_id": meta["petition"]})}
+
+
+def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any] | None:
     """A member's version of the petition page rendered for every member: their signature
     (the creator, with no Report control on their own petition, needs a page of their own)."""
     if viewer.id in meta["authors"]:
         return None
-    confirmed = services.signature_state(viewer, meta["petition"])
-    if confirmed is None:
+    state = marks["signature"]
+    if state is None:
         return {}
-
     box = render_part(
         "petitions/_signed.html",
         petition={"slug": meta["slug"], "is_open": meta["open"]},
-        mine={"confirmed_at": confirmed},
+        mine={"confirmed_at": bool(state)},
     )
     return {"sign": lambda _petition_id, _html: box}
 
 
 @bp.route("/petitions/<slug>")
-@anonymous_page(personal=_personal)
+@anonymous_page(personal=_personal, marks=_marks)
 def show(slug: str) -> Any:
     return _show(_load(slug))
 
