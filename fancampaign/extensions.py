@@ -98,6 +98,9 @@ def configure_sqlite(app: Flask) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_READING = "fancampaign_reading"
+
+
 def autocommit_reads(app: Flask) -> None:
     """PostgreSQL: a GET request reads outside a transaction, and its first write (or lock)
     opens one.
@@ -115,16 +118,20 @@ def autocommit_reads(app: Flask) -> None:
         return
 
     @sa.event.listens_for(engine, "checkout")
-    def _reads_autocommit(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_conn.autocommit = has_request_context() and request.method in ("GET", "HEAD")
+    def _reads_autocommit(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        reads = has_request_context() and request.method in ("GET", "HEAD")
+        dbapi_conn.autocommit = record.info[_READING] = reads
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _writes_in_a_transaction(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        driver = conn.connection.driver_connection
-        if driver.autocommit and (
-            statement.lstrip()[:6].upper() != "SELECT" or "FOR UPDATE" in statement
+        # Only the autocommit set above: a connection asked for AUTOCOMMIT (VACUUM) keeps it.
+        if (
+            conn.info.get(_READING)
+            and (statement.lstrip()[:6].upper() != "SELECT" or "FOR UPDATE" in statement)
+            and "isolation_level" not in conn.get_execution_options()
         ):
-            driver.autocommit = False
+            conn.info[_READING] = False
+            conn.connection.driver_connection.autocommit = False
 
 
 def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from flask import g, render_template_string
+from flask import Response, g, render_template_string
 from flask_wtf.csrf import generate_csrf
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from fancampaign import cache
 from fancampaign.extensions import db
@@ -250,3 +252,49 @@ def test_without_redis_a_fragment_is_rendered_each_time(app):
         cache.fragment("x", lambda: renders.append(1) or "<p>x</p>")
         assert cache.fragment("x", lambda: renders.append(1) or "<p>x</p>") == "<p>x</p>"
     assert len(renders) == 2
+
+
+# The stored form of a page: split at slots and CSRF tokens --------------------------------
+
+_TOKEN = "IjRmZTc.the-visitors-signed-token"
+_html_text = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+    max_size=30,
+)
+_slot = st.tuples(
+    st.sampled_from(["nav", "like", "sign"]),
+    st.from_regex(r"[\w.-]{0,6}", fullmatch=True),
+    _html_text,
+)
+_piece = st.one_of(_html_text, st.just(_TOKEN), _slot)
+
+
+def _joined(pieces, *, marked: bool) -> str:
+    out = []
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            name, arg, html = piece
+            out.append(f"<!--fc:{name}:{arg}-->{html}<!--/fc-->" if marked else html)
+        else:
+            out.append(piece)
+    return "".join(out)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(_piece, max_size=12))
+def test_a_frozen_page_thaws_to_the_page_with_the_visitors_own_token(app, pieces):
+    """Whatever the page holds (text, tokens, slots), freezing and thawing it without fills
+    gives the page back, slots unmarked and each token the thawing visitor's own."""
+    plain = _joined(pieces, marked=False)
+    # Escaped user text and our templates never spell an HTML comment themselves.
+    assume("<!--" not in plain and "-->" not in plain)
+    body = _joined(pieces, marked=True)
+    with app.test_request_context("/"):
+        frozen = cache._freeze(Response(body), _TOKEN, meta={"n": 1})
+        g.csrf_token = "the-next-visitors-token"
+        data, stored = cache._open(frozen)
+        thawed = cache._thaw(data, stored).decode()
+    expected = _joined(pieces, marked=False).replace(_TOKEN, "the-next-visitors-token")
+    assert thawed == expected
+    assert data["m"] == {"n": 1}
+    assert data["t"] == (_TOKEN in body)

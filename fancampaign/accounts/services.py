@@ -337,9 +337,10 @@ def authenticate(login: str, password: str) -> User | None:
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0")
 
 
-def load_session_user(
-    session_id: str, marks: dict[str, tuple[Any, dict[str, Any]]] | None = None
-) -> User | None:
+Marks = dict[str, tuple[Any, dict[str, Any]]]
+
+
+def load_session_user(session_id: str, marks: Marks | None = None) -> User | None:
     """The user for a login cookie ("id:token"), or None if it no longer holds.
 
     `marks`: {name: (a column correlated to users.id, its parameters)}, read in the same query
@@ -349,11 +350,8 @@ def load_session_user(
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    names = tuple(sorted(marks or ()))
-    params: dict[str, Any] = {"user_id": int(user_id)}
-    for name in names:
-        params.update(marks[name][1])  # type: ignore[index]
-    statement = _session_user_statement(names, *(marks[n][0] for n in names))  # type: ignore[index]
+    names, params = _mark_params(int(user_id), marks or {})
+    statement = _marked_statement("login", names, marks or {}, _session_user_base)
     row = db.session.execute(statement, params).first()
     if row is None:
         return None
@@ -365,34 +363,36 @@ def load_session_user(
     return user
 
 
-def read_marks(user_id: int, marks: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+def read_marks(user_id: int, marks: Marks) -> dict[str, Any]:
     """The values of these marks (see `load_session_user`) for one user, in one query."""
+    names, params = _mark_params(user_id, marks)
+    statement = _marked_statement("alone", names, marks, _marks_base)
+    return dict(zip(names, db.session.execute(statement, params).one(), strict=True))
+
+
+def _mark_params(user_id: int, marks: Marks) -> tuple[tuple[str, ...], dict[str, Any]]:
     names = tuple(sorted(marks))
     params: dict[str, Any] = {"user_id": user_id}
-    columns = []
     for name in names:
-        column, more = marks[name]
-        columns.append(column.label(name))
-        params.update(more)
-    row = db.session.execute(
-        sa.select(*columns).where(User.id == sa.bindparam("user_id")), params
-    ).one()
-    return dict(zip(names, row, strict=True))
+        params.update(marks[name][1])
+    return names, params
 
 
-_WITH_MARKS: dict[tuple[str, ...], sa.Select[Any]] = {}
+_MARKED: dict[tuple[str, tuple[str, ...]], sa.Select[Any]] = {}
 
 
-def _session_user_statement(names: tuple[str, ...] = (), *columns: Any) -> sa.Select[Any]:
-    """The session user's statement, with these mark columns: built once per set of names
-    (a name always stands for the same column)."""
-    statement = _WITH_MARKS.get(names)
+def _marked_statement(kind: str, names: tuple[str, ...], marks: Marks, base: Any) -> sa.Select[Any]:
+    """`base()` with these mark columns, built once per set of names (a name always stands
+    for the same column)."""
+    statement = _MARKED.get((kind, names))
     if statement is None:
-        statement = _session_user_base().add_columns(
-            *(column.label(name) for name, column in zip(names, columns, strict=True))
-        )
-        _WITH_MARKS[names] = statement
+        statement = base().add_columns(*(marks[name][0].label(name) for name in names))
+        _MARKED[(kind, names)] = statement
     return statement
+
+
+def _marks_base() -> sa.Select[Any]:
+    return sa.select().select_from(User).where(User.id == sa.bindparam("user_id"))
 
 
 @cache
