@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,11 +73,33 @@ def _unlimited_read() -> bool:
     return request.method in ("GET", "HEAD") and request.blueprint != "api"
 
 
+_READING = "fancampaign_reading"  # this connection reads outside a transaction for now
+
+
+def _is_read_request() -> bool:
+    return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+
+
+_CHANGES = re.compile(r"\b(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def _is_write(statement: str) -> bool:
+    """Anything but a read (a SELECT, or a WITH query that changes nothing and locks
+    nothing): it must run inside a transaction."""
+    first = statement.lstrip()[:6].upper()
+    if first != "SELECT" and not first.startswith("WITH "):
+        return True
+    return _CHANGES.search(statement) is not None  # a data-changing CTE, FOR UPDATE
+
+
 def configure_sqlite(app: Flask) -> None:
     """WAL, foreign keys and a busy timeout on every SQLite connection.
 
     Writes (POST and friends) begin IMMEDIATE so that two concurrent writers queue on the
     lock instead of one failing with "database is locked" when it upgrades a read snapshot.
+    A GET request reads outside a transaction (each statement its own snapshot, as under
+    PostgreSQL's READ COMMITTED), and its first write begins one, IMMEDIATE: what it writes
+    commits or rolls back as a whole, as before.
     """
     engine = db.engine
     if engine.dialect.name != "sqlite":
@@ -94,11 +117,15 @@ def configure_sqlite(app: Flask) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        reading = conn.info[_READING] = _is_read_request()
+        if not reading:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if has_request_context() else "BEGIN")
 
-
-_READING = "fancampaign_reading"
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _writes_in_a_transaction(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get(_READING) and _is_write(statement):
+            conn.info[_READING] = False
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def autocommit_reads(app: Flask) -> None:
@@ -119,15 +146,14 @@ def autocommit_reads(app: Flask) -> None:
 
     @sa.event.listens_for(engine, "checkout")
     def _reads_autocommit(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        reads = has_request_context() and request.method in ("GET", "HEAD")
-        dbapi_conn.autocommit = record.info[_READING] = reads
+        dbapi_conn.autocommit = record.info[_READING] = _is_read_request()
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _writes_in_a_transaction(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # Only the autocommit set above: a connection asked for AUTOCOMMIT (VACUUM) keeps it.
         if (
             conn.info.get(_READING)
-            and (statement.lstrip()[:6].upper() != "SELECT" or "FOR UPDATE" in statement)
+            and _is_write(statement)
             and "isolation_level" not in conn.get_execution_options()
         ):
             conn.info[_READING] = False

@@ -1,5 +1,5 @@
-"""Transactions around a request: page reads on PostgreSQL run outside one (no BEGIN, no
-ROLLBACK: one round trip a query, and psycopg keeps its prepared statements), and whatever a
+"""Transactions around a request: page reads run outside one (no BEGIN, no ROLLBACK: on
+PostgreSQL one round trip a query, and psycopg keeps its prepared statements), and whatever a
 request writes stays atomic: committed by the view's commit, or rolled back as a whole."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from fancampaign.accounts.models import User
-from fancampaign.extensions import db
+from fancampaign.extensions import _is_write, db
 from tests.factories import make_user
 
 
@@ -24,7 +24,9 @@ def routes(app):
 
     def reads():
         db.session.scalar(sa.select(sa.func.count()).select_from(User))
-        return {"autocommit": bool(getattr(driver(), "autocommit", False))}
+        if db.engine.dialect.name == "postgresql":
+            return {"outside": bool(driver().autocommit)}
+        return {"outside": not driver().in_transaction}
 
     def writes_then_fails():
         db.session.execute(sa.update(User).values(bio="first half"))
@@ -48,13 +50,29 @@ def routes(app):
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
 
-def test_page_reads_on_postgresql_run_outside_a_transaction(app, client, routes):
+def test_page_reads_run_outside_a_transaction(app, client, routes):
     make_user("reader")
     db.session.commit()
 
-    state = client.get("/probe/reads").get_json()
+    assert client.get("/probe/reads").get_json() == {"outside": True}
 
-    assert state["autocommit"] is (db.engine.dialect.name == "postgresql")
+
+@pytest.mark.parametrize(
+    ("statement", "writes"),
+    [
+        ("SELECT users.id FROM users WHERE users.updated_at > ?", False),
+        ("SELECT posts.is_deleted FROM posts", False),
+        ("  select 1", False),
+        ("WITH t AS (SELECT 1) SELECT * FROM t", False),
+        ("SELECT threads.post_count FROM threads WHERE threads.id = ? FOR UPDATE", True),
+        ("WITH s AS (INSERT INTO signatures VALUES (1) RETURNING id) SELECT id FROM s", True),
+        ("UPDATE users SET bio = ?", True),
+        ("INSERT INTO posts DEFAULT VALUES", True),
+        ("SAVEPOINT sa_savepoint_1", True),
+    ],
+)
+def test_what_counts_as_a_write(statement, writes):
+    assert _is_write(statement) is writes
 
 
 def test_a_read_request_that_fails_after_writing_rolls_back_every_write(client, routes):
