@@ -18,9 +18,11 @@ Members get the same treatment, one rendering per role (member, organiser) share
 member in good standing: the view runs once as a stand-in viewer who wrote nothing, liked
 nothing and signed nothing, and what differs per viewer is marked as a slot in that HTML
 (`{{ slot(name, arg, html) }}`: the account menu, a Like button's word, the signing box). Each
-request fills the slots for its viewer from the view's `personal(viewer, meta)` hook, with at
-most one small query; a viewer the shared page cannot describe (the author of something on it,
-a moderator, a suspended account, someone with hidden posts) gets a full rendering as before.
+request fills the slots for its viewer from the view's `personal(viewer, meta, marks)` hook;
+what it needs to know about the viewer (`marks`: their likes among the page's posts, say) is
+read in the login's own query. A viewer the shared page cannot describe (the author of
+something on it, a moderator, a suspended account, someone with hidden posts) gets a full
+rendering as before.
 
 A page holding a CSRF token (the guest signing form) is cached with a placeholder in the
 token's place and each visitor gets their own token on the way out; such pages are `private`.
