@@ -589,6 +589,24 @@ def _member_page(
     return response
 
 
+def id_mark(ids: Any, user_id: Any, param: str) -> Any:
+    """A mark column: which of the ids in the parameter `param` (a list) the viewer has rows
+    for, as "5,9" (NULL for none); `ids` and `user_id` are columns of one table (likes,
+    signatures). Read it with `id_set`."""
+    from fancampaign.accounts.models import User
+
+    return (
+        sa.select(sa.func.aggregate_strings(sa.cast(ids, sa.Text), ","))
+        .where(user_id == User.id, ids.in_(sa.bindparam(param, expanding=True)))
+        .scalar_subquery()
+    )
+
+
+def id_set(marked: str | None) -> set[int]:
+    """The ids in a mark such as "5,9" (see `id_mark`)."""
+    return {int(part) for part in marked.split(",")} if marked else set()
+
+
 def login_marks() -> dict[str, tuple[Any, dict[str, Any]]]:
     """What the page being served asks about its viewer, for the login's query to read too."""
     return (g.get("login_marks") or {}) if has_app_context() else {}

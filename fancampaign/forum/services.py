@@ -27,6 +27,7 @@ from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
 from fancampaign.accounts.models import User
+from fancampaign.cache import id_mark
 from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.forum.models import (
@@ -333,20 +334,8 @@ def liked_ids(viewer: Any, posts: Iterable[Post]) -> set[int]:
 @cache
 def liked_mark() -> Any:
     """A column for the viewer's users row (see `cache.viewer_marks`): which of the posts
-    `mark_liked_ids` they like, as "5,9" (NULL for none)."""
-    return (
-        sa.select(sa.func.aggregate_strings(sa.cast(_likes.c.post_id, sa.Text), ","))
-        .where(
-            _likes.c.user_id == User.id,
-            _likes.c.post_id.in_(sa.bindparam("mark_liked_ids", expanding=True)),
-        )
-        .scalar_subquery()
-    )
-
-
-def id_set(marked: str | None) -> set[int]:
-    """The ids in a mark such as "5,9" (see `liked_mark`)."""
-    return {int(part) for part in marked.split(",")} if marked else set()
+    `mark_liked_ids` they like."""
+    return id_mark(_likes.c.post_id, _likes.c.user_id, "mark_liked_ids")
 
 
 # Built once, as Core: every thread page a member reads runs it.

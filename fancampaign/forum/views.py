@@ -19,7 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
-from fancampaign.cache import anonymous_page, page_meta
+from fancampaign.cache import anonymous_page, id_set, page_meta
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
@@ -139,7 +139,7 @@ def personal_posts(
     own posts (Edit and Delete instead of Like and Report) need a page of their own."""
     if viewer.id in meta["authors"]:
         return None
-    liked = services.id_set(marks["liked"])
+    liked = id_set(marks["liked"])
     return {"like": lambda post_id, word: "Unlike" if int(post_id) in liked else word}
 
 

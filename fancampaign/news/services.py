@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload, selectinload
 
 from fancampaign import policies
+from fancampaign.cache import id_mark
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.news import images
@@ -173,19 +174,11 @@ def signed_petition_ids(viewer: Any, petitions: Sequence[Petition]) -> set[int]:
 @cache
 def signed_mark() -> Any:
     """A column for the viewer's users row (see `cache.viewer_marks`): which of the
-    petitions `mark_signed_ids` they signed, as "3,7" (NULL for none)."""
-    from fancampaign.accounts.models import User
+    petitions `mark_signed_ids` they signed."""
     from fancampaign.petitions.models import Signature
 
     signatures = Signature.__table__
-    return (
-        sa.select(sa.func.aggregate_strings(sa.cast(signatures.c.petition_id, sa.Text), ","))
-        .where(
-            signatures.c.user_id == User.id,
-            signatures.c.petition_id.in_(sa.bindparam("mark_signed_ids", expanding=True)),
-        )
-        .scalar_subquery()
-    )
+    return id_mark(signatures.c.petition_id, signatures.c.user_id, "mark_signed_ids")
 
 
 def signed_among(viewer: Any, ids: list[int]) -> set[int]:

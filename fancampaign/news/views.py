@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign import policies, signals
-from fancampaign.cache import anonymous_page, render_part
+from fancampaign.cache import anonymous_page, id_set, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db
 from fancampaign.guards import guard
@@ -96,7 +96,6 @@ def _marks(meta: dict[str, Any]) -> dict[str, Any]:
 def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any] | None:
     """A member's version of an article rendered for every member: their likes and their
     own comments (as on a thread page), and the linked petitions they signed."""
-    from fancampaign.forum.services import id_set
     from fancampaign.forum.views import personal_posts
 
     fills = personal_posts(viewer, meta, marks)
