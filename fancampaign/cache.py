@@ -545,7 +545,7 @@ def _member_page(
     if found is None:
         return None
     opened = _open(found[1]) if found[1] is not None else None
-    if opened is not None and marks is not None:
+    if opened is not None and marks is not None and opened[0]["m"] is not None:
         g.login_marks = marks(opened[0]["m"])
     try:
         viewer = current_user._get_current_object()  # type: ignore[attr-defined]
@@ -575,6 +575,8 @@ def _member_page(
     data, body = opened
     fills: dict[str, Fill] = {"nav": _account_nav}
     if personal is not None:
+        if data["m"] is None:
+            return None  # the view said nothing about its page: the viewer gets their own
         values = viewer_marks(viewer, marks(data["m"])) if marks is not None else {}
         own = personal(viewer, data["m"], values)
         if own is None:
