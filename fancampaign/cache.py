@@ -377,7 +377,6 @@ def anonymous_page(
     tables: Iterable[str] = CONTENT_TABLES,
     personal: Personal | None = None,
     marks: Marks | None = None,
-    members: bool = True,
     everyone: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Serve this GET view's page from the cache to anonymous visitors and, personalised, to
@@ -388,16 +387,15 @@ def anonymous_page(
     `page_meta()`, `marks` the values of what `marks(meta)` asked about the viewer (their likes
     among the page's posts, say), read in the same query as the login when the page is in the
     cache, else in one query of their own.
-    `members=False` keeps logged-in people on a fresh rendering. `everyone=True`: the
-    response says nothing about its viewer at all (JSON), so everyone gets the anonymous copy
-    and the login is not even read.
+    `everyone=True`: the response says nothing about its viewer at all (JSON), so everyone
+    gets the anonymous copy and the login is not even read.
     """
     depends = tuple(sorted(set(tables)))
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if members and not everyone and _is_plain_read() and _LOGIN_KEY in session:
+            if not everyone and _is_plain_read() and _LOGIN_KEY in session:
                 # Before the login is read: the page's marks can come with it.
                 shared = _member_page(view, args, kwargs, depends, timeout, personal, marks)
                 if shared is not None:
