@@ -460,12 +460,12 @@ Fill = Callable[[str, str], str]
 def slot(name: str, arg: Any = "", html: Any = "") -> Markup:
     """`html` (what this viewer sees), marked as the slot `name` in a shared rendering so each
     member's request can put their own version in its place (see `anonymous_page`)."""
-    if not is_shared_render():
+    if not _is_shared_render():
         return Markup(html)  # noqa: S704  (the template's own output or escaped text)
-    return Markup(f"<!--fc:{name}:{escape_arg(arg)}-->{html}<!--/fc-->")  # noqa: S704
+    return Markup(f"<!--fc:{name}:{_slot_arg(arg)}-->{html}<!--/fc-->")  # noqa: S704
 
 
-def escape_arg(arg: Any) -> str:
+def _slot_arg(arg: Any) -> str:
     text = str(arg)
     if not re.fullmatch(r"[\w.-]*", text):
         raise ValueError(f"a slot's argument must be a plain word, not {text!r}")
@@ -478,7 +478,7 @@ def page_meta(**values: Any) -> None:
     g.page_meta = values
 
 
-def is_shared_render() -> bool:
+def _is_shared_render() -> bool:
     """The page is being rendered once for every member (as a stand-in who did nothing)."""
     return has_app_context() and bool(g.get("shared_render"))
 

@@ -168,7 +168,18 @@ def posts_for_petition(petition: Any, limit: int = 10) -> list[NewsPost]:
 
 def signed_petition_ids(viewer: Any, petitions: Sequence[Petition]) -> set[int]:
     """Which of these petitions the viewer has signed (one query; none for visitors)."""
-    return signed_among(viewer, [p.id for p in petitions])
+    from fancampaign.petitions.models import Signature
+
+    ids = [p.id for p in petitions]
+    if not ids or not policies.is_member(viewer):
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Signature.petition_id).where(
+                Signature.user_id == viewer.id, Signature.petition_id.in_(ids)
+            )
+        )
+    )
 
 
 @cache
@@ -179,22 +190,6 @@ def signed_mark() -> Any:
 
     signatures = Signature.__table__
     return id_mark(signatures.c.petition_id, signatures.c.user_id, "mark_signed_ids")
-
-
-def signed_among(viewer: Any, ids: list[int]) -> set[int]:
-    """Which of the petitions with these ids the viewer has signed (one query; none for
-    visitors)."""
-    from fancampaign.petitions.models import Signature
-
-    if not ids or not policies.is_member(viewer):
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(Signature.petition_id).where(
-                Signature.user_id == viewer.id, Signature.petition_id.in_(ids)
-            )
-        )
-    )
 
 
 def latest_posts(limit: int = 5) -> list[NewsPost]:
