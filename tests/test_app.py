@@ -229,3 +229,22 @@ def test_behind_a_proxy_login_limits_count_each_client_apart(client):
     assert blocked.status_code == 429
     other = client.post("/login", data={}, headers={"X-Forwarded-For": "203.0.113.2"})
     assert other.status_code == 400
+
+
+def test_page_reads_skip_the_limiter_only_while_no_limit_is_on_them(app):
+    """extensions._unlimited_read lets page reads (GET, HEAD outside the API) skip the
+    limiter: right only while every limit outside the API is on writes alone."""
+    from flask_limiter.util import get_qualified_name
+
+    from fancampaign.extensions import limiter
+
+    manager = limiter.limit_manager
+    limited = 0
+    for rule in app.url_map.iter_rules():
+        name = get_qualified_name(app.view_functions[rule.endpoint])
+        for limit in manager._decorated_limits.get(name, ()):
+            limited += 1
+            methods = {m.upper() for m in limit.methods} if limit.methods else rule.methods
+            assert not methods & {"GET", "HEAD"}, f"{rule.rule} limits reads"
+    assert limited, "no limit found: the check above proved nothing"
+    assert set(manager._blueprint_limits) <= {"api"}
