@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -37,6 +39,20 @@ def probe(app):
     app.add_url_rule("/probe/plain", "probe_plain", cache.anonymous_page()(lambda: "<p>same</p>"))
     app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
     return renders
+
+
+def _bump_in_another_process(app, table):
+    """What a write in another worker does to the versions, unseen by this one."""
+    with app.app_context():
+        local = cache._local_versions()
+        if local is None:
+            cache._redis().incr(cache._prefix() + cache.VERSION_PREFIX + table)
+            return
+    code = (
+        "import sys; from fancampaign.cache import LocalVersions as V; "
+        "V(sys.argv[1]).bump([sys.argv[2]])"
+    )
+    subprocess.run([sys.executable, "-c", code, local.path, table], check=True)
 
 
 def cache_user_model():
@@ -87,6 +103,25 @@ def test_a_rolled_back_write_and_a_login_time_do_not_invalidate(client, probe):
     client.get("/probe")
 
     assert probe["n"] == 1
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_version_moved_by_another_process_is_never_served_the_old_page(app, client, probe):
+    """The lookup guesses the versions this process saw last; a bump it never saw (another
+    worker's write) must still make the page stored under them unreachable."""
+    first = client.get("/probe")
+    assert client.get("/probe").data == first.data and probe["n"] == 1
+    _bump_in_another_process(app, "posts")
+
+    again = client.get("/probe")
+    after = client.get("/probe")
+
+    assert probe["n"] == 2  # rendered afresh once, under the new versions
+    assert again.data == after.data != first.data
+    with app.test_request_context("/probe"):
+        key, stored = cache.lookup(sorted(cache.CONTENT_TABLES))
+    assert stored is not None and key.startswith(cache._prefix() + cache.PAGE_PREFIX)
 
 
 @needs_redis
@@ -298,3 +333,39 @@ def test_a_frozen_page_thaws_to_the_page_with_the_visitors_own_token(app, pieces
     assert thawed == expected
     assert data["m"] == {"n": 1}
     assert data["t"] == (_TOKEN in body)
+
+
+def test_local_versions_count_every_bump_of_every_process(tmp_path):
+    """Workers bumping at once lose no increment (a lost one would keep a stale page)."""
+    path, start = str(tmp_path / "db-page-versions"), tmp_path / "start"
+    code = (
+        "import os, sys\n"
+        "from fancampaign.cache import LocalVersions\n"
+        "versions = LocalVersions(sys.argv[1])\n"
+        "while not os.path.exists(sys.argv[2]): pass\n"
+        "for _ in range(20000): versions.bump(['posts', 'threads'])\n"
+    )
+    here = cache.LocalVersions(path)
+    workers = [subprocess.Popen([sys.executable, "-c", code, path, str(start)]) for _ in range(3)]
+    start.touch()
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0]
+
+    assert here.read(["posts", "threads", "users"]) == [60000, 60000, 0]
+    assert cache.LocalVersions(path).identity == here.identity  # the same file, the same keys
+
+
+def test_local_versions_made_afresh_never_meet_the_old_pages(tmp_path):
+    """A database reset beside a new versions file starts at 0 again: the keys must differ."""
+    path = tmp_path / "db-page-versions"
+    first = cache.LocalVersions(str(path))
+    path.unlink()
+    again = cache.LocalVersions(str(path))
+
+    assert first.read(["posts"]) == again.read(["posts"]) == [0]
+    assert first.identity != again.identity
+    assert cache.LocalVersions(None).identity != cache.LocalVersions(None).identity
+
+
+def test_a_page_may_only_depend_on_content_tables():
+    with pytest.raises(ValueError, match="sessions"):
+        cache.anonymous_page(tables=["posts", "sessions"])
