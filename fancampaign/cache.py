@@ -204,21 +204,34 @@ class LocalVersions:
 
 
 def _local_versions() -> LocalVersions | None:
-    """This app's LocalVersions when its database is SQLite (the default), else None (the
-    versions are in Redis). PAGE_CACHE_VERSIONS = "redis" or "local" says otherwise."""
+    """This app's LocalVersions when the versions are kept on this machine, else None (they
+    are in Redis).
+
+    PAGE_CACHE_VERSIONS says where: "local" by default on SQLite (in a file beside the
+    database, or in memory for an in-memory one), "redis" otherwise. "local" on another
+    database is for a site whose every worker runs on one machine; the file is then
+    PAGE_CACHE_VERSIONS_FILE (default: page-versions in the instance folder).
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get("fancampaign_cache_versions", False)
     if found is not False:
         return found  # type: ignore[no-any-return]
     url = sa.engine.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    where = app.config.get("PAGE_CACHE_VERSIONS") or (
-        "local" if url.get_backend_name() == "sqlite" else "redis"
-    )
+    sqlite = url.get_backend_name() == "sqlite"
+    where = app.config.get("PAGE_CACHE_VERSIONS") or ("local" if sqlite else "redis")
     found = None
     if where == "local":
-        database = url.database if url.get_backend_name() == "sqlite" else None
-        in_memory = not database or database == ":memory:" or database.startswith("file:")
-        found = LocalVersions(None if in_memory else database + "-page-versions")
+        path = app.config.get("PAGE_CACHE_VERSIONS_FILE")
+        if not path and sqlite:
+            database = url.database
+            in_memory = not database or database == ":memory:" or database.startswith("file:")
+            path = None if in_memory else database + "-page-versions"
+        elif not path:
+            os.makedirs(app.instance_path, exist_ok=True)
+            path = os.path.join(app.instance_path, "page-versions")
+        found = LocalVersions(path)
+    elif where != "redis":
+        raise ValueError(f'PAGE_CACHE_VERSIONS must be "local" or "redis", not {where!r}')
     app.extensions["fancampaign_cache_versions"] = found
     return found
 

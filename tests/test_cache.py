@@ -41,6 +41,16 @@ def probe(app):
     return renders
 
 
+@pytest.fixture(autouse=True, params=["redis", "local"])
+def versions_kept(request):
+    """Each test with the versions in Redis (PostgreSQL's default) and on this machine
+    (SQLite's), whichever database runs it."""
+    if "app" in request.fixturenames:
+        config = request.getfixturevalue("app").config
+        config["PAGE_CACHE_VERSIONS"] = request.param
+        config["PAGE_CACHE_VERSIONS_FILE"] = str(request.getfixturevalue("tmp_path") / "versions")
+
+
 def _bump_in_another_process(app, table):
     """What a write in another worker does to the versions, unseen by this one."""
     with app.app_context():
@@ -369,3 +379,20 @@ def test_local_versions_made_afresh_never_meet_the_old_pages(tmp_path):
 def test_a_page_may_only_depend_on_content_tables():
     with pytest.raises(ValueError, match="sessions"):
         cache.anonymous_page(tables=["posts", "sessions"])
+
+
+def test_the_versions_are_kept_beside_a_sqlite_database_and_in_redis_otherwise(app):
+    app.config.pop("PAGE_CACHE_VERSIONS", None)
+    app.config.pop("PAGE_CACHE_VERSIONS_FILE", None)
+    app.extensions.pop("fancampaign_cache_versions", None)
+    url = db.engine.url
+    with app.app_context():
+        local = cache._local_versions()
+    if url.get_backend_name() == "sqlite":
+        assert local is not None and local.path == url.database + "-page-versions"
+    else:
+        assert local is None
+    app.config["PAGE_CACHE_VERSIONS"] = "nowhere"
+    app.extensions.pop("fancampaign_cache_versions", None)
+    with app.app_context(), pytest.raises(ValueError, match="PAGE_CACHE_VERSIONS"):
+        cache._local_versions()

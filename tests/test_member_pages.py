@@ -24,9 +24,13 @@ from tests.helpers import REDIS_URL, count_queries, needs_redis
 pytestmark = [needs_redis, pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)]
 
 
-@pytest.fixture(autouse=True)
-def own_keys(app):
+@pytest.fixture(autouse=True, params=["redis", "local"])
+def own_keys(app, request, tmp_path):
+    """Each test with the versions in Redis (PostgreSQL's default) and on this machine
+    (SQLite's), whichever database runs it."""
     app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    app.config["PAGE_CACHE_VERSIONS"] = request.param
+    app.config["PAGE_CACHE_VERSIONS_FILE"] = str(tmp_path / "page-versions")
 
 
 @pytest.fixture
