@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import uuid
+
+import pytest
 import sqlalchemy as sa
 
 from fancampaign.benchdata import Plan, bench_data_command, counter_mismatches
 from fancampaign.extensions import db
+from tests.helpers import REDIS_URL, needs_redis
 
 SCALE = 0.001
 
@@ -65,3 +70,20 @@ def test_bench_data_reset_starts_again_with_consistent_counters(runner):
     assert _count("SELECT count(*) FROM users") == Plan.at(SCALE).users
     with db.engine.connect() as conn:
         assert counter_mismatches(conn) == []
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_bench_data_makes_every_cached_page_of_the_old_data_unreachable(app, client, runner):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    assert runner.invoke(bench_data_command, ["--scale", str(SCALE)]).exit_code == 0
+    before = client.get("/petitions").get_data(as_text=True)
+    assert client.get("/petitions").get_data(as_text=True) == before  # served from the cache
+
+    result = runner.invoke(bench_data_command, ["--scale", str(SCALE), "--reset", "--seed", "7"])
+
+    assert result.exit_code == 0, result.output
+    newest = db.session.scalar(sa.text("SELECT title FROM petitions ORDER BY id LIMIT 1"))
+    after = client.get("/petitions").get_data(as_text=True)
+    assert after != before
+    assert html.escape(newest) in after
