@@ -6,7 +6,9 @@ and stored; logged-in people always get a fresh render marked `private`.
 
 Invalidation is automatic and exact: a listener on every session flush notes which content
 tables a transaction wrote (ORM objects and ORM/Core UPDATE, DELETE and INSERT statements run
-through the session), and after the commit it bumps a version number per table in Redis.
+through the session), and after the commit it bumps a version number per table: in Redis, or
+on SQLite (every worker on one machine) in a small file mapped into each worker's memory,
+which a page read checks without a round trip (`LocalVersions`; PAGE_CACHE_VERSIONS).
 A page's key holds the versions of the tables it depends on (all content by default), so a
 write makes every page built from the old rows unreachable at once: a signature shows in the
 count on the next request, as the rules demand. Versions are read *before* rendering, so a
@@ -162,45 +164,78 @@ class LocalVersions:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self._thread_lock = threading.Lock()
-        size = _HEAD + 8 * _SLOTS
-        if path is None:  # an in-memory database: one process, anonymous memory
-            self._fd = None
-            self._map = mmap.mmap(-1, size)
-            self._map[:_HEAD] = os.urandom(_HEAD)
-        else:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            with self._locked():
-                if os.fstat(self._fd).st_size < size:
-                    os.ftruncate(self._fd, 0)
-                    os.write(self._fd, os.urandom(_HEAD) + bytes(size - _HEAD))
-            self._map = mmap.mmap(self._fd, size)
         self._slot = {name: _HEAD + 8 * i for i, name in enumerate(sorted(CONTENT_TABLES))}
         assert len(self._slot) <= _SLOTS
-        # The identity, and the tables in slot order (a new table moves the slots along).
+        self._open()
+
+    def _open(self) -> None:
+        if self.path is None:  # an in-memory database: one process, anonymous memory
+            self._file: tuple[int, int] | None = None
+            self._map = mmap.mmap(-1, _HEAD + 8 * _SLOTS)
+            self._map[:_HEAD] = os.urandom(_HEAD)
+            self._identify()
+            return
+        with self._locked() as fd:
+            self._map_file(fd)
+
+    def _map_file(self, fd: int) -> None:
+        """Map the file open (and locked) as `fd`, making it if it is new."""
+        size = _HEAD + 8 * _SLOTS
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, 0)
+            os.write(fd, os.urandom(_HEAD) + bytes(size - _HEAD))
+        self._map = mmap.mmap(fd, size)  # holds the file itself: the fd can close
+        found = os.fstat(fd)
+        self._file = (found.st_dev, found.st_ino)
+        self._identify()
+
+    def _identify(self) -> None:
+        # The file's random bytes, and the tables in slot order (a new table moves the slots).
         layout = ",".join(sorted(CONTENT_TABLES)).encode()
         self.identity = hashlib.sha256(self._map[:_HEAD] + layout).hexdigest()[:16]
 
+    def _current(self) -> mmap.mmap:
+        """The map of the file now at the path: one made afresh while this process ran (the
+        old one deleted) is mapped again, with its new identity."""
+        if self.path is not None:
+            try:
+                found = os.stat(self.path)
+                same = (found.st_dev, found.st_ino) == self._file
+            except FileNotFoundError:
+                same = False
+            if not same:
+                self._open()
+        return self._map
+
     @contextlib.contextmanager
     def _locked(self) -> Any:
+        """The file open and locked against every other process and thread (opened for the
+        occasion: a process holds no descriptor between bumps)."""
         with self._thread_lock:
-            if self._fd is None:
-                yield
+            if self.path is None:
+                yield None
                 return
-            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                yield
+                fcntl.lockf(fd, fcntl.LOCK_EX)  # released with the close
+                yield fd
             finally:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN)
+                os.close(fd)
 
     def read(self, names: Iterable[str]) -> list[int]:
-        unpack, data, slot = _UNPACK, self._map, self._slot
+        unpack, data, slot = _UNPACK, self._current(), self._slot
         return [unpack(data, slot[name])[0] for name in names]
 
     def bump(self, names: Iterable[str]) -> None:
-        with self._locked():
+        with self._locked() as fd:
+            if fd is not None:
+                found = os.fstat(fd)
+                if (found.st_dev, found.st_ino) != self._file:
+                    self._map_file(fd)  # the file was made afresh: count in the new one
+            data = self._map
             for name in names:
                 offset = self._slot[name]
-                _PACK(self._map, offset, _UNPACK(self._map, offset)[0] + 1)
+                _PACK(data, offset, _UNPACK(data, offset)[0] + 1)
 
 
 def _local_versions() -> LocalVersions | None:

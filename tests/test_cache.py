@@ -365,14 +365,22 @@ def test_local_versions_count_every_bump_of_every_process(tmp_path):
 
 
 def test_local_versions_made_afresh_never_meet_the_old_pages(tmp_path):
-    """A database reset beside a new versions file starts at 0 again: the keys must differ."""
+    """A database reset beside a new versions file starts at 0 again: the keys must differ,
+    in a process that started with the old file too."""
     path = tmp_path / "db-page-versions"
-    first = cache.LocalVersions(str(path))
+    running = cache.LocalVersions(str(path))
+    running.bump(["posts"])
+    old_identity = running.identity
     path.unlink()
-    again = cache.LocalVersions(str(path))
 
-    assert first.read(["posts"]) == again.read(["posts"]) == [0]
-    assert first.identity != again.identity
+    again = cache.LocalVersions(str(path))  # another process, after the reset
+    again.bump(["threads"])
+
+    assert running.read(["posts", "threads"]) == again.read(["posts", "threads"]) == [0, 1]
+    assert running.identity == again.identity != old_identity
+    path.unlink()
+    running.bump(["users"])  # the bump of a process that had the old file still counts
+    assert cache.LocalVersions(str(path)).read(["users"]) == [1]
     assert cache.LocalVersions(None).identity != cache.LocalVersions(None).identity
 
 
