@@ -57,7 +57,9 @@ from flask import Response, current_app, g, has_app_context, make_response, requ
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import event
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 log = logging.getLogger(__name__)
 
@@ -820,14 +822,67 @@ def _member_page(
 def id_mark(ids: Any, user_id: Any, param: str) -> Any:
     """A mark column: which of the ids in the parameter `param` (a list) the viewer has rows
     for, as "5,9" (NULL for none); `ids` and `user_id` are columns of one table (likes,
-    signatures). Read it with `id_set`."""
+    signatures). Read it with `id_set`.
+
+    The list goes to the database as one JSON parameter, not an IN list of one parameter
+    each: the statement's text is the same for any number of ids (one prepared statement on
+    PostgreSQL, no re-rendering of the SQL per request: ~90 us of a 20-post page's login).
+    """
     from fancampaign.accounts.models import User
 
+    elements = _json_array(sa.bindparam(param, type_=_IdList())).table_valued("value")
     return (
-        sa.select(sa.func.aggregate_strings(sa.cast(ids, sa.Text), ","))
-        .where(user_id == User.id, ids.in_(sa.bindparam(param, expanding=True)))
+        sa.select(_comma_joined(sa.cast(ids, sa.Text)))
+        .where(user_id == User.id, ids.in_(sa.select(sa.cast(elements.c.value, sa.Integer))))
         .scalar_subquery()
     )
+
+
+class _IdList(sa.types.TypeDecorator[list[int]]):
+    """A list of ids bound as a JSON array."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else json.dumps([int(item) for item in value])
+
+
+class _json_array(FunctionElement[Any]):
+    """The elements of a JSON array, as rows of one `value` column (SQLite's json_each,
+    PostgreSQL's json_array_elements_text)."""
+
+    inherit_cache = True
+    name = "json_array"
+
+
+class _comma_joined(FunctionElement[str]):
+    """The values joined by commas ("5,9"): aggregate_strings with its separator in the SQL
+    text, which SQLAlchemy's own renders again on every execution."""
+
+    inherit_cache = True
+    name = "comma_joined"
+    type = sa.Text()
+
+
+@compiles(_comma_joined)
+def _comma_joined_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_comma_joined, "postgresql")
+def _comma_joined_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(_json_array)
+def _json_array_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_each({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_json_array, "postgresql")
+def _json_array_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_array_elements_text(CAST({compiler.process(element.clauses, **kw)} AS json))"
 
 
 def id_set(marked: str | None) -> set[int]:
