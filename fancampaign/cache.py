@@ -848,41 +848,30 @@ class _IdList(sa.types.TypeDecorator[list[int]]):
         return None if value is None else json.dumps([int(item) for item in value])
 
 
-class _json_array(FunctionElement[Any]):
-    """The elements of a JSON array, as rows of one `value` column (SQLite's json_each,
-    PostgreSQL's json_array_elements_text)."""
+def _sql_function(name: str, sqlite: str, postgresql: str, type_: Any = None) -> Any:
+    """A SQL function spelt per dialect: `sqlite` (the default) and `postgresql` are its SQL
+    with `{}` where its arguments go."""
+    function = type(name, (FunctionElement,), {"inherit_cache": True, "name": name})
+    if type_ is not None:
+        function.type = type_
+    for dialect, spelling in ((None, sqlite), ("postgresql", postgresql)):
 
-    inherit_cache = True
-    name = "json_array"
+        def render(element: Any, compiler: Any, _spelling: str = spelling, **kw: Any) -> str:
+            return _spelling.format(compiler.process(element.clauses, **kw))
 
-
-class _comma_joined(FunctionElement[str]):
-    """The values joined by commas ("5,9"): aggregate_strings with its separator in the SQL
-    text, which SQLAlchemy's own renders again on every execution."""
-
-    inherit_cache = True
-    name = "comma_joined"
-    type = sa.Text()
+        compiles(function, *([dialect] if dialect else []))(render)
+    return function
 
 
-@compiles(_comma_joined)
-def _comma_joined_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
-
-
-@compiles(_comma_joined, "postgresql")
-def _comma_joined_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
-
-
-@compiles(_json_array)
-def _json_array_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"json_each({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_json_array, "postgresql")
-def _json_array_postgresql(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"json_array_elements_text(CAST({compiler.process(element.clauses, **kw)} AS json))"
+# The elements of a JSON array, as rows of one `value` column.
+_json_array = _sql_function(
+    "json_array", "json_each({})", "json_array_elements_text(CAST({} AS json))"
+)
+# The values joined by commas ("5,9"): aggregate_strings with its separator in the SQL text,
+# where SQLAlchemy's own renders it again on every execution.
+_comma_joined = _sql_function(
+    "comma_joined", "group_concat({}, ',')", "string_agg({}, ',')", sa.Text()
+)
 
 
 def id_set(marked: str | None) -> set[int]:
