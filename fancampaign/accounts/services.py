@@ -364,10 +364,12 @@ def load_session_user(session_id: str, marks: Marks | None = None) -> User | Non
 
 
 def read_marks(user_id: int, marks: Marks) -> dict[str, Any]:
-    """The values of these marks (see `load_session_user`) for one user, in one query."""
+    """The values of these marks (see `load_session_user`) for one user, in one query; None
+    for a user with no row (the stand-in of a page shared by every member has none)."""
     names, params = _mark_params(user_id, marks)
     statement = _marked_statement("alone", names, marks, _marks_base)
-    return dict(zip(names, db.session.execute(statement, params).one(), strict=True))
+    row = db.session.execute(statement, params).first()
+    return dict(zip(names, row or (None,) * len(names), strict=True))
 
 
 def _mark_params(user_id: int, marks: Marks) -> tuple[tuple[str, ...], dict[str, Any]]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
 from fancampaign.accounts.models import User
-from fancampaign.cache import id_mark
+from fancampaign.cache import id_mark, ids_marked
 from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.forum.models import (
@@ -325,25 +325,15 @@ def page_of(post: Post, viewer: Any, per_page: int = PER_PAGE) -> int:
 
 def liked_ids(viewer: Any, posts: Iterable[Post]) -> set[int]:
     """Which of these posts the viewer likes (one query; none for visitors)."""
-    ids = [p.id for p in posts]
-    if not ids or not policies.is_member(viewer):
-        return set()
-    return set(db.session.scalars(_LIKED, {"user_id": viewer.id, "ids": ids}))
+    return ids_marked(viewer, "liked", liked_mark(), "mark_liked_ids", [p.id for p in posts])
 
 
 @cache
 def liked_mark() -> Any:
     """A column for the viewer's users row (see `cache.viewer_marks`): which of the posts
     `mark_liked_ids` they like."""
-    return id_mark(_likes.c.post_id, _likes.c.user_id, "mark_liked_ids")
-
-
-# Built once, as Core: every thread page a member reads runs it.
-_likes = PostLike.__table__
-_LIKED = sa.select(_likes.c.post_id).where(
-    _likes.c.user_id == sa.bindparam("user_id"),
-    _likes.c.post_id.in_(sa.bindparam("ids", expanding=True)),
-)
+    likes = PostLike.__table__
+    return id_mark(likes.c.post_id, likes.c.user_id, "mark_liked_ids")
 
 
 def revisions(post: Post) -> list[PostRevision]:

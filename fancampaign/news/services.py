@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload, selectinload
 
 from fancampaign import policies
-from fancampaign.cache import id_mark
+from fancampaign.cache import id_mark, ids_marked
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.news import images
@@ -168,18 +168,8 @@ def posts_for_petition(petition: Any, limit: int = 10) -> list[NewsPost]:
 
 def signed_petition_ids(viewer: Any, petitions: Sequence[Petition]) -> set[int]:
     """Which of these petitions the viewer has signed (one query; none for visitors)."""
-    from fancampaign.petitions.models import Signature
-
     ids = [p.id for p in petitions]
-    if not ids or not policies.is_member(viewer):
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(Signature.petition_id).where(
-                Signature.user_id == viewer.id, Signature.petition_id.in_(ids)
-            )
-        )
-    )
+    return ids_marked(viewer, "signed", signed_mark(), "mark_signed_ids", ids)
 
 
 @cache
