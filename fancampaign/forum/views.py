@@ -222,7 +222,10 @@ def reply(thread_id: int) -> Any:
     if post.is_hidden:
         flash(HELD_MESSAGE, "info")
     else:
-        flash("Your reply is posted.", "success")
+        # Under an article or a petition the thread is its comments: say so in those words.
+        flash(
+            "Your comment is posted." if thread.subject_kind else "Your reply is posted.", "success"
+        )
     fallback = _post_location(post)
     target = safe_next(form.next.data, fallback)
     if target != fallback and "#" not in target:

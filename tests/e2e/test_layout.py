@@ -167,3 +167,34 @@ def test_text_doubles_with_the_browser_text_size_and_still_fits(site, browser):
     assert not problems, "with text at 200%:\n" + "\n".join(problems)
     if missing:
         pytest.skip("page types not checked: " + "; ".join(missing))
+
+
+NOTIFICATION_BOXES_JS = """() => {
+  const main = document.querySelector('main').getBoundingClientRect();
+  return [...document.querySelectorAll('.notification')].map((li) => {
+    const text = li.querySelector('.notification__text').getBoundingClientRect();
+    const time = li.querySelector('.notification__time').getBoundingClientRect();
+    const overlap = !(time.bottom <= text.top || time.top >= text.bottom ||
+                      time.right <= text.left || time.left >= text.right);
+    return {text: text.width, content: main.width, overlap};
+  });
+}"""
+
+
+@pytest.mark.parametrize("width", (375, 1280))
+def test_each_notification_reads_across_the_page(site, browser, width):
+    """The text of a notification takes at least half the content width, and its time sits
+    beside it, never over it (it was once a ~50 px button overlapped by the timestamp)."""
+    if "notifications" not in site.pages:
+        pytest.skip(site.skipped.get("notifications", "area not ready"))
+    context = context_as(browser, site, "hugo", viewport={"width": width, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto(site(site.pages["notifications"]))
+        boxes = page.evaluate(NOTIFICATION_BOXES_JS)
+    finally:
+        context.close()
+    assert boxes, "the notifications page lists nothing"
+    for box in boxes:
+        assert box["text"] >= box["content"] / 2, box
+        assert not box["overlap"], box

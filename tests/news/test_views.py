@@ -263,6 +263,19 @@ def test_a_fan_comments_through_the_forum_reply(client: Any, login: Any, organis
     assert "Take my money!" in client.get(f"/news/{post.slug}").get_data(as_text=True)
 
 
+def test_a_comment_under_an_article_is_called_a_comment(client: Any, login: Any, organiser: Any):
+    post = make_news_post(organiser)
+    login(make_user())
+    response = client.post(
+        f"/forum/t/{post.thread_id}/reply",
+        data={"body": "Take my money!", "next": f"/news/{post.slug}"},
+        follow_redirects=True,
+    )
+    page = response.get_data(as_text=True)
+    assert "Your comment is posted." in page
+    assert "Your reply is posted." not in page
+
+
 def test_article_query_count_does_not_grow(client: Any, login: Any, organiser: Any) -> None:
     def measure(comments: int, petitions: int) -> int:
         ps = [make_petition(organiser) for _ in range(petitions)]

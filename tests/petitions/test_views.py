@@ -405,6 +405,11 @@ def test_open_petition_gets_a_discussion_shown_on_both_pages(app, client, login)
     assert f"/forum/t/{petition.thread_id}" in html
     thread_page = client.get(f"/forum/t/{petition.thread_id}").get_data(as_text=True)
     assert f"/petitions/{petition.slug}" in thread_page  # the petition card above the thread
+    assert "Read the comment and join the discussion" in html
+    assert "1 comments" not in html
+    make_reply(make_user(), petition.thread, "Me too.")
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "Read all 2 comments and join the discussion" in html
 
 
 @needs_redis
