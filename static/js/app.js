@@ -4,6 +4,7 @@
  *    with that id and focuses it.
  *  - form[data-confirm]: asks before submitting.
  *  - the error summary takes focus on load; its links focus their field.
+ *  - the header's menu (a <details>) is opened on wide screens.
  * Buttons that only work with JS should be rendered with `hidden`; this file
  * reveals them. */
 (function () {
@@ -19,6 +20,14 @@
     live.textContent = "";
     window.setTimeout(function () { live.textContent = message; }, 100);
   }
+
+  // Browsers that can't show a closed <details>' content with CSS (no ::details-content)
+  // get the header's menu opened on wide screens, where it has no toggle.
+  var wide = window.matchMedia("(min-width: 48em)");
+  var menu = document.querySelector("[data-site-menu]");
+  function openMenuWhenWide() { if (menu && wide.matches) { menu.open = true; } }
+  openMenuWhenWide();
+  if (wide.addEventListener) { wide.addEventListener("change", openMenuWhenWide); }
 
   document.querySelectorAll("[data-copy][hidden], [data-quote-target][hidden]")
     .forEach(function (el) {

@@ -198,3 +198,35 @@ def test_each_notification_reads_across_the_page(site, browser, width):
     for box in boxes:
         assert box["text"] >= box["content"] / 2, box
         assert not box["overlap"], box
+
+
+@pytest.mark.parametrize("javascript", (True, False))
+def test_the_header_folds_into_a_menu_on_phones(site, browser, javascript):
+    """At 375 px the header keeps the name and the account links and folds the sections and
+    the search under "Menu" (it took ~240 of 740 px); the menu opens without JS; at 1280 px
+    everything is in view with no toggle."""
+    for width, viewer in ((375, None), (375, "hugo"), (1280, None)):
+        context = context_as(
+            browser,
+            site,
+            viewer,
+            viewport={"width": width, "height": 740},
+            java_script_enabled=javascript,
+        )
+        try:
+            page = context.new_page()
+            page.goto(site("/"))
+            header = page.locator(".site-header").bounding_box()
+            search = page.locator("#site-search-q")
+            toggle = page.locator(".site-menu__toggle")
+            if width == 1280:
+                assert not toggle.is_visible()
+                assert search.is_visible()
+                continue
+            assert header is not None and header["height"] <= 160, (viewer, header)
+            assert not search.is_visible()
+            toggle.click()
+            assert search.is_visible()
+            assert page.get_by_role("link", name="Petitions").first.is_visible()
+        finally:
+            context.close()
