@@ -36,6 +36,15 @@ class InvalidInput(DomainError):
     message = "Please check what you entered."
 
 
+class InputErrors(InvalidInput):
+    """Several input errors found at once (each names its `field`), so a form shows them all
+    in one answer instead of one per submit."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        super().__init__()
+        self.errors = errors
+
+
 class RateLimited(DomainError):
     status_code = 429
     message = "You are doing that too often. Please wait a while and try again."

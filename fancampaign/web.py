@@ -31,12 +31,15 @@ def safe_next(target: str | None, default: str) -> str:
 
 
 def attach_error(form: Any, err: DomainError, field: str | None = None) -> None:
-    """Put a service's refusal next to the field it is about (or at the top of the form)."""
+    """Put a service's refusal next to the field it is about (`field`, else the one the error
+    names, else the top of the form); every one of several (InputErrors)."""
     db.session.rollback()
-    if field and field in form._fields:
-        form._fields[field].errors = [*list(form._fields[field].errors or []), err.message]
-    else:
-        form.form_errors.append(err.message)
+    for one in getattr(err, "errors", None) or [err]:
+        name = field or one.details.get("field")
+        if name and name in form._fields:
+            form._fields[name].errors = [*list(form._fields[name].errors or []), one.message]
+        else:
+            form.form_errors.append(one.message)
 
 
 def render_form(template: str, status: int = 200, **context: Any) -> Any:

@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from collections.abc import Callable
+from typing import Any
 
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
+
+from fancampaign.accounts.services import check_email, check_password, check_username
+from fancampaign.errors import InvalidInput
 from fancampaign.forms import BaseForm
+
+
+def _rule(check: Callable[[str], Any]) -> Callable[[Any, Any], None]:
+    """A field validator from an account rule (the service checks the same again), so a form
+    shows every field's problem in one answer."""
+
+    def validate(_form: Any, field: Any) -> None:
+        try:
+            check(field.data or "")
+        except InvalidInput as err:
+            raise ValidationError(err.message) from None
+
+    return validate
 
 
 class RegisterForm(BaseForm):
     username = StringField(
-        "Username", validators=[DataRequired("Choose a username."), Length(max=30)]
+        "Username",
+        validators=[DataRequired("Choose a username."), Length(max=30), _rule(check_username)],
     )
     display_name = StringField("Display name", validators=[Optional(), Length(max=60)])
     email = EmailField(
-        "Email address", validators=[DataRequired("Enter your email address."), Length(max=254)]
+        "Email address",
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=254),
+            _rule(check_email),
+        ],
     )
     password = PasswordField(
         "Password", validators=[DataRequired("Choose a password."), Length(max=200)]
     )
+
+    def validate_password(self, field: Any) -> None:
+        try:
+            check_password(field.data, username=self.username.data, email=self.email.data)
+        except InvalidInput as err:
+            raise ValidationError(err.message) from None
+
     confirm = PasswordField(
         "Repeat the password",
         validators=[

@@ -22,7 +22,9 @@ from fancampaign import policies, signals
 from fancampaign.accounts.models import Role, User, new_session_token
 from fancampaign.errors import (
     AccountBanned,
+    DomainError,
     EmailTaken,
+    InputErrors,
     InvalidInput,
     InvalidToken,
     NotAllowed,
@@ -83,10 +85,12 @@ def check_username(username: str, *, allow_reserved: bool = False) -> str:
     """
     username = clean_text(username)
     if not USERNAME_RE.fullmatch(username):
-        raise InvalidInput("A username is 3 to 30 letters, digits or underscores.")
+        raise InvalidInput(
+            "A username is 3 to 30 letters, digits or underscores.", field="username"
+        )
     lowered = username.lower()
     if lowered.startswith("deleted") or (lowered in RESERVED_USERNAMES and not allow_reserved):
-        raise InvalidInput("That username is reserved. Please choose another.")
+        raise InvalidInput("That username is reserved. Please choose another.", field="username")
     return username
 
 
@@ -94,11 +98,11 @@ def check_email(email: str) -> str:
     """A syntactically valid address, normalised (lower case); raises InvalidInput."""
     email = clean_text(email)
     if not email or len(email) > 254:
-        raise InvalidInput("Enter a valid email address.")
+        raise InvalidInput("Enter a valid email address.", field="email")
     try:
         result = validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidInput(f"Enter a valid email address: {exc}") from exc
+        raise InvalidInput(f"Enter a valid email address: {exc}", field="email") from exc
     return result.normalized.lower()
 
 
@@ -132,7 +136,7 @@ def check_password(password: str, *, username: str = "", email: str = "") -> str
     """Raises WeakPassword with the reason when the password is not acceptable."""
     problem = password_problem(password, username=username, email=email)
     if problem:
-        raise WeakPassword(problem)
+        raise WeakPassword(problem, field="password")
     return password
 
 
@@ -240,10 +244,25 @@ def register_user(
     confirmed: bool = False,
     allow_reserved: bool = False,
 ) -> User:
-    """Create an account; raises UsernameTaken, EmailTaken, InvalidInput, WeakPassword."""
-    username = check_username(username, allow_reserved=allow_reserved)
-    email = check_email(email)
-    check_password(password, username=username, email=email)
+    """Create an account; raises UsernameTaken, EmailTaken, or InvalidInput / WeakPassword
+    (InputErrors when several fields are wrong: every input problem is told at once)."""
+    problems: list[DomainError] = []
+    try:
+        username = check_username(username, allow_reserved=allow_reserved)
+    except InvalidInput as err:
+        problems.append(err)
+    try:
+        email = check_email(email)
+    except InvalidInput as err:
+        problems.append(err)
+    try:
+        check_password(password, username=username, email=email)
+    except InvalidInput as err:
+        problems.append(err)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise InputErrors(problems)
     # Hashed before the lookups: a known address must not answer faster than a new one.
     password_hash = hash_password(password)
     if get_by_username(username) is not None:

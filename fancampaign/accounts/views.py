@@ -57,12 +57,7 @@ def register() -> Any:
             flash(REGISTERED, "success")
             return redirect(url_for("main.index"))
         except DomainError as err:
-            field = {"WeakPassword": "password"}.get(type(err).__name__)
-            if field is None and "username" in err.message.lower():
-                field = "username"
-            if field is None and "email" in err.message.lower():
-                field = "email"
-            attach_error(form, err, field)
+            attach_error(form, err)
         else:
             # Not logged in yet, so the answer is the same whether or not the address was
             # known; following the emailed link logs the new member in.
@@ -139,9 +134,19 @@ def login() -> Any:
         else:
             db.session.commit()
             login_user(user, remember=form.remember.data)
-            flash(f"Welcome back, {user.name}.", "success")
+            flash(_welcome(user), "success")
             return redirect(safe_next(request.args.get("next"), url_for("main.index")))
     return render_form("accounts/login.html", form=form)
+
+
+def _welcome(user: Any) -> str:
+    # Someone who never confirmed their address has not really been here yet.
+    if not user.is_confirmed:
+        return (
+            f"Welcome, {user.name}. Confirm your email address with the link we sent you to "
+            "sign petitions and post; until then you can read everything."
+        )
+    return f"Welcome back, {user.name}."
 
 
 @bp.route("/logout", methods=["POST"])

@@ -465,3 +465,11 @@ def test_lookups_with_impossible_names_find_nobody_without_error(app, name):
     make_user("hugo")
     assert services.get_by_username(name) is None
     assert services.get_by_email(name) is None
+
+
+def test_registering_with_several_bad_fields_names_them_all():
+    from fancampaign.errors import InputErrors
+
+    with pytest.raises(InputErrors) as caught:
+        services.register_user("a", "not-an-email", "short")
+    assert [e.details["field"] for e in caught.value.errors] == ["username", "email", "password"]

@@ -117,6 +117,23 @@ def test_register_refuses_bad_input_with_a_message(client, fields, message):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
 
 
+def test_register_shows_every_problem_in_one_answer(client):
+    response = client.post(
+        "/register",
+        data={"username": "a", "email": "not-an-email", "password": "short", "confirm": "other"},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for message in (
+        "3 to 30 letters",
+        "Enter a valid email address",
+        "at least 10 characters",
+        "The passwords differ.",
+    ):
+        assert message in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
 def test_a_logged_in_user_is_sent_away_from_register_and_login(client, login):
     login(make_user("hugo"))
     assert client.get("/register").status_code == 302
@@ -590,3 +607,13 @@ def test_a_deleted_users_posts_stay_and_are_shown_as_deleted_user(client, login)
     assert "My theory about Zalem." in html
     assert "deleted user" in html
     assert "Hugo Motorball" not in html
+
+
+def test_an_unconfirmed_member_is_welcomed_not_welcomed_back(client):
+    make_user("newbie", confirmed=False)
+    response = client.post(
+        "/login", data={"login": "newbie", "password": PASSWORD}, follow_redirects=True
+    )
+    page = response.get_data(as_text=True)
+    assert "Welcome, newbie. Confirm your email address" in page
+    assert "Welcome back" not in page
