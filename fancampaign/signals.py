@@ -17,3 +17,6 @@ email_confirmed = _signals.signal("email-confirmed")
 profile_sections = _signals.signal("profile-sections")
 # sender: the app. Receivers return (order, template_name, context) for a block of the home page.
 home_sections = _signals.signal("home-sections")
+# sender: the app. Receivers return [(path, last modified or None), ...]: their public pages
+# for /sitemap.xml, newest first and bounded.
+sitemap_entries = _signals.signal("sitemap-entries")

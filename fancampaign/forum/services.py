@@ -361,6 +361,20 @@ def lively_threads(limit: int = 5) -> list[Thread]:
     )
 
 
+def sitemap(limit: int) -> list[tuple[str, Any]]:
+    """(path, last activity) of every category and of the visible threads with the latest
+    activity, at most `limit` of them, for the sitemap."""
+    out: list[tuple[str, Any]] = [(f"/forum/{c.slug}", None) for c in categories()]
+    rows = db.session.execute(
+        sa.select(Thread.id, Thread.slug, Thread.last_activity_at)
+        .where(Thread.is_hidden.is_(False))
+        .order_by(Thread.last_activity_at.desc())
+        .limit(limit)
+    )
+    out += [(thread_url(row), row.last_activity_at) for row in rows]
+    return out
+
+
 def user_threads(user: User, viewer: Any, limit: int = 5) -> list[Thread]:
     """A user's recent threads; hidden ones only for moderators and the author."""
     query = sa.select(Thread).where(Thread.author_id == user.id)
@@ -421,7 +435,8 @@ def post_url(post: Post) -> str:
     return f"/forum/p/{post.id}"
 
 
-def thread_url(thread: Thread) -> str:
+def thread_url(thread: Any) -> str:
+    """A thread's path (a Thread, or a row with its id and slug)."""
     return f"/forum/t/{thread.id}/{thread.slug}" if thread.slug else f"/forum/t/{thread.id}"
 
 

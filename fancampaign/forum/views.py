@@ -360,6 +360,11 @@ def _home_section(_sender: Any) -> tuple[int, str, dict[str, Any]]:
     return 30, "forum/_home.html", {"threads": services.lively_threads(5)}
 
 
+@signals.sitemap_entries.connect
+def _sitemap(_sender: Any, limit: int = 30000, **_kw: Any) -> list[tuple[str, Any]]:
+    return [("/forum", None), *services.sitemap(limit)]
+
+
 @signals.profile_sections.connect
 def _profile_section(user: Any, viewer: Any = None, **_kw: Any) -> tuple[int, str, dict[str, Any]]:
     return (

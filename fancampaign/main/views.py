@@ -1,16 +1,31 @@
-"""The front page, health check and uploaded files."""
+"""The front page, the site basics (icons, manifest, robots.txt, sitemap), health check and
+uploaded files."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    send_from_directory,
+    url_for,
+)
+from markupsafe import escape
 
 from fancampaign import signals
 from fancampaign.cache import anonymous_page, fragment
 from fancampaign.extensions import db
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
+from fancampaign.share import cards
+from fancampaign.web import base_url
 
 bp = Blueprint("main", __name__)
 
@@ -35,6 +50,106 @@ def _render_sections() -> str:
     # Rendered without the context processors: nothing here is about the viewer.
     template = current_app.jinja_env.get_template("main/_sections.html")
     return template.render(sections=sections, site_name=current_app.config["SITE_NAME"])
+
+
+# Site basics ---------------------------------------------------------------------------------
+
+ICON_SIZES = (180, 192, 512)
+# What search engines need not crawl: pages about one person, staff pages, and actions.
+ROBOTS_DISALLOW = (
+    "/moderation",
+    "/admin",
+    "/settings",
+    "/notifications",
+    "/signatures/",
+    "/respond/",
+    "/search",
+    "/login",
+    "/register",
+    "/reset-password",
+)
+
+
+def _static_bytes(data: bytes, mimetype: str, max_age: int = 86400) -> Any:
+    response = make_response(data)
+    response.mimetype = mimetype
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    return response
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Any:
+    return _static_bytes(_icon(48, "ICO"), "image/vnd.microsoft.icon")
+
+
+@bp.route("/icon-<int:size>.png")
+def icon(size: int) -> Any:
+    if size not in ICON_SIZES:
+        abort(404)
+    return _static_bytes(_icon(size, "PNG"), "image/png")
+
+
+@functools.cache
+def _icon(size: int, fmt: str) -> bytes:
+    return cards.icon(size, fmt)
+
+
+@bp.route("/manifest.webmanifest")
+def manifest() -> Any:
+    name = current_app.config["SITE_NAME"]
+    body = {
+        "name": name,
+        "short_name": name[:12],
+        "description": "News, petitions and a forum for a fan campaign.",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#0b0c0c",
+        "icons": [
+            {"src": url_for("main.icon", size=size), "sizes": f"{size}x{size}", "type": "image/png"}
+            for size in ICON_SIZES[1:]
+        ]
+        + [
+            {
+                "src": url_for("static", filename="img/icon.svg"),
+                "sizes": "any",
+                "type": "image/svg+xml",
+            }
+        ],
+    }
+    return _static_bytes(json.dumps(body, indent=1).encode(), "application/manifest+json")
+
+
+@bp.route("/robots.txt")
+def robots() -> Any:
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW)]
+    lines += ["Disallow: /petitions/*/signatures.csv", "", f"Sitemap: {base_url()}/sitemap.xml", ""]
+    return _static_bytes("\n".join(lines).encode(), "text/plain", max_age=3600)
+
+
+@bp.route("/sitemap.xml")
+@anonymous_page(everyone=True)
+def sitemap() -> Any:
+    entries: list[tuple[str, Any]] = [("/", None)]
+    for _receiver, found in signals.sitemap_entries.send(current_app._get_current_object()):
+        entries.extend(found or ())
+    root = base_url()
+    urls = "".join(
+        f"<url><loc>{escape(root + path)}</loc>"
+        + (f"<lastmod>{at.date().isoformat()}</lastmod>" if at else "")
+        + "</url>"
+        for path, at in entries[:MAX_SITEMAP_URLS]
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>\n'
+    )
+    return _static_bytes(body.encode(), "application/xml", max_age=0)
+
+
+# A sitemap file holds at most 50,000 URLs (sitemaps.org).
+MAX_SITEMAP_URLS = 50_000
 
 
 @bp.route("/healthz")

@@ -95,6 +95,18 @@ def visible_posts(tag: str | None = None) -> sa.Select[tuple[NewsPost]]:
     return _published(tag).options(selectinload(NewsPost.author), selectinload(NewsPost.tags))
 
 
+def sitemap(limit: int) -> list[tuple[str, Any]]:
+    """(slug, updated at) of the newest published posts, for the sitemap."""
+    return list(
+        db.session.execute(
+            sa.select(NewsPost.slug, NewsPost.updated_at)
+            .where(NewsPost.visible_clause())
+            .order_by(NewsPost.published_at.desc(), NewsPost.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def _published(tag: str | None = None) -> sa.Select[tuple[NewsPost]]:
     """Published, due posts, newest first (optionally of one tag)."""
     query = (

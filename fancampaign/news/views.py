@@ -365,6 +365,11 @@ def _home(_app: Any, **_kw: Any) -> tuple[int, str, dict[str, Any]] | None:
     return 10, "news/_home_section.html", {"lead": posts[0], "headlines": posts[1:]}
 
 
+@signals.sitemap_entries.connect
+def _sitemap(_app: Any, limit: int = 5000, **_kw: Any) -> list[tuple[str, Any]]:
+    return [("/news", None), *((f"/news/{slug}", at) for slug, at in services.sitemap(limit))]
+
+
 @signals.account_exporting.connect
 def _export(user: Any, **_kw: Any) -> tuple[str, Any]:
     return "news_posts", services.export_posts(user)

@@ -10,7 +10,7 @@ from fancampaign import policies, signals
 from fancampaign.accounts.models import User
 from fancampaign.extensions import db
 from fancampaign.petitions import services
-from fancampaign.petitions.models import CARD_OPTIONS, Petition
+from fancampaign.petitions.models import CARD_OPTIONS, PUBLIC_STATUSES, Petition
 
 
 @signals.email_confirmed.connect
@@ -43,6 +43,17 @@ def _home(_app: Any, **_kw: Any) -> tuple[int, str, dict[str, Any]] | None:
         )
     )
     return 20, "petitions/_home_section.html", {"petitions": petitions}
+
+
+@signals.sitemap_entries.connect
+def _sitemap(_app: Any, limit: int = 5000, **_kw: Any) -> list[tuple[str, Any]]:
+    rows = db.session.execute(
+        sa.select(Petition.slug, Petition.updated_at)
+        .where(Petition.status.in_(PUBLIC_STATUSES))
+        .order_by(Petition.id.desc())
+        .limit(limit)
+    )
+    return [("/petitions", None), *((f"/petitions/{slug}", at) for slug, at in rows)]
 
 
 def load_petitions(ids: list[int]) -> dict[int, Petition]:
