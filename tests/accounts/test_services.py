@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -21,7 +22,7 @@ from fancampaign.errors import (
     UsernameTaken,
     WeakPassword,
 )
-from fancampaign.extensions import db
+from fancampaign.extensions import db, utcnow
 from fancampaign.mail.models import OutboxMessage
 from tests.factories import PASSWORD, make_user
 
@@ -465,3 +466,14 @@ def test_lookups_with_impossible_names_find_nobody_without_error(app, name):
     make_user("hugo")
     assert services.get_by_username(name) is None
     assert services.get_by_email(name) is None
+
+
+def test_suspended_member_cannot_change_their_public_profile(app):
+    user = make_user(display_name="Before")
+    user.suspended_until = utcnow() + timedelta(days=2)
+    db.session.commit()
+    with pytest.raises(NotAllowed):
+        services.update_profile(user, display_name="Spam here", bio="", notify_by_email=True)
+    # Their own mail preference is still theirs to change.
+    services.update_profile(user, display_name="Before", bio="", notify_by_email=False)
+    assert user.notify_by_email is False
