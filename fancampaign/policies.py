@@ -3,6 +3,11 @@
 Pure predicates: `user` is a User or Flask-Login's anonymous user (is_authenticated False);
 no Flask imports, no queries. A service enforces these; a guard uses them for an early 403;
 a template calls the same function to hide a button.
+
+Every predicate that lets someone change or export anything goes through
+`in_good_standing`: a suspended or banned account can change or export nothing. A suspended
+account still logs in and out, reads what visitors read and sees its own things; the powers
+its role adds (organiser, moderator, admin, staff-only reading) wait for the suspension to end.
 """
 
 from __future__ import annotations
@@ -20,9 +25,17 @@ def is_member(user: Any) -> bool:
     return bool(user is not None and getattr(user, "is_authenticated", False) and user.is_active)
 
 
+def in_good_standing(user: Any) -> bool:
+    """May change or export something at all: logged in, not banned, not suspended.
+
+    The one place the rule "a suspended or banned account can change or export nothing" lives.
+    """
+    return is_member(user) and not user.is_suspended
+
+
 def role_at_least(user: Any, role: Role) -> bool:
-    """The user is logged in and holds `role` or a higher one."""
-    return is_member(user) and RANKS[Role(user.role)] >= RANKS[role]
+    """The user is in good standing and holds `role` or a higher one."""
+    return in_good_standing(user) and RANKS[Role(user.role)] >= RANKS[role]
 
 
 def is_organiser(user: Any) -> bool:
@@ -42,7 +55,7 @@ def can_admin(user: Any) -> bool:
 
 def can_participate(user: Any) -> bool:
     """Post, sign, report, start petitions: logged in, confirmed, not suspended or banned."""
-    return is_member(user) and user.is_confirmed and not user.is_suspended
+    return in_good_standing(user) and user.is_confirmed
 
 
 def participation_problem(user: Any) -> str | None:
@@ -71,6 +84,11 @@ def can_sanction(actor: Any, target: Any) -> bool:
     if can_admin(actor):
         return Role(target.role) != Role.ADMIN
     return RANKS[Role(target.role)] < RANKS[Role.MODERATOR]
+
+
+def can_edit_public_profile(user: Any) -> bool:
+    """Members in good standing change their display name and bio (what others see of them)."""
+    return in_good_standing(user)
 
 
 # Forum ----------------------------------------------------------------------------------
@@ -115,7 +133,7 @@ def can_delete_post(user: Any, post: Any) -> bool:
     """Authors delete their own posts; moderators delete any."""
     if can_moderate(user):
         return True
-    return is_member(user) and post.author_id == user.id and not post.is_deleted
+    return in_good_standing(user) and post.author_id == user.id and not post.is_deleted
 
 
 def can_like(user: Any, post: Any) -> bool:
@@ -138,7 +156,7 @@ def can_manage_categories(user: Any) -> bool:
 
 def can_write_news(user: Any) -> bool:
     """Organisers and above write and publish news."""
-    return is_organiser(user) and not user.is_suspended
+    return is_organiser(user)
 
 
 def can_edit_news(user: Any, post: Any) -> bool:
@@ -169,13 +187,9 @@ def can_manage_petition(user: Any, petition: Any) -> bool:
     if is_organiser(user):
         return True
     return (
-        is_member(user)
+        in_good_standing(user)
         and petition.creator_id == user.id
-        and petition.status
-        in (
-            "draft",
-            "pending",
-        )
+        and petition.status in ("draft", "pending")
     )
 
 
@@ -193,6 +207,11 @@ def can_see_petition(user: Any, petition: Any) -> bool:
 def can_export_signatures(user: Any, petition: Any) -> bool:
     """Organisers and above export signatures for delivery."""
     return is_organiser(user)
+
+
+def can_withdraw_signature(user: Any) -> bool:
+    """Members in good standing withdraw their own signature (suspended: no changes at all)."""
+    return in_good_standing(user)
 
 
 def can_review_petition(user: Any, petition: Any) -> bool:

@@ -77,6 +77,7 @@ ACTIONS = {
     "manage_own_open_petition": lambda u: policies.can_manage_petition(u, petition(creator_id=1)),
     "see_pending_petition": lambda u: policies.can_see_petition(u, petition(status="pending")),
     "export_signatures": lambda u: policies.can_export_signatures(u, petition()),
+    "withdraw_signature": lambda u: policies.can_withdraw_signature(u),
     "review_petition": lambda u: policies.can_review_petition(u, petition(status="pending")),
     "report": lambda u: policies.can_report(u, post()),
     "report_own_post": lambda u: policies.can_report(u, post(author_id=1)),
@@ -88,6 +89,8 @@ ACTIONS = {
     "sanction_admin": lambda u: policies.can_sanction(u, person("admin", user_id=2)),
     "sanction_self": lambda u: policies.can_sanction(u, u),
     "manage_categories": lambda u: policies.can_manage_categories(u),
+    "edit_public_profile": lambda u: policies.can_edit_public_profile(u),
+    "in_good_standing": lambda u: policies.in_good_standing(u),
 }
 
 # Expected answer per action for visitor, member, organiser, moderator, admin (all in good
@@ -119,6 +122,7 @@ TABLE = {
     "manage_own_open_petition": (N, N, Y, Y, Y),
     "see_pending_petition": (N, N, Y, Y, Y),
     "export_signatures": (N, N, Y, Y, Y),
+    "withdraw_signature": (N, Y, Y, Y, Y),
     "review_petition": (N, N, N, Y, Y),
     "report": (N, Y, Y, Y, Y),
     "report_own_post": (N, N, N, N, N),
@@ -130,6 +134,8 @@ TABLE = {
     "sanction_admin": (N, N, N, N, N),
     "sanction_self": (N, N, N, N, N),
     "manage_categories": (N, N, N, N, Y),
+    "edit_public_profile": (N, Y, Y, Y, Y),
+    "in_good_standing": (N, Y, Y, Y, Y),
 }
 
 CASES = [
@@ -146,6 +152,62 @@ def test_the_table_covers_every_action():
 @pytest.mark.parametrize(("role", "action", "expected"), CASES)
 def test_permission_table(role, action, expected):
     assert ACTIONS[action](person(role)) is expected
+
+
+# The same table for suspended accounts: they log in, read what visitors read and see their
+# own things; they change and export nothing, and their role's powers wait for the suspension
+# to end. Everything else (every row missing here) is False for every role.
+SUSPENDED_ROLES = ROLES[1:]
+SUSPENDED_MAY = {
+    #                              member organiser moderator admin
+    "is_member": (Y, Y, Y, Y),
+    "see_own_hidden_post": (Y, Y, Y, Y),
+    "see_published_news": (Y, Y, Y, Y),
+}
+# What a suspended account may do must be reading: never one of these.
+CHANGES_OR_EXPORTS = set(ACTIONS) - {
+    "is_member",
+    "see_hidden_post",
+    "see_own_hidden_post",
+    "see_draft_news",
+    "see_published_news",
+    "see_pending_petition",
+}
+
+SUSPENDED_CASES = [
+    pytest.param(role, action, SUSPENDED_MAY.get(action, (N,) * 4)[i], id=f"{role}-{action}")
+    for action in ACTIONS
+    for i, role in enumerate(SUSPENDED_ROLES)
+]
+
+
+@pytest.mark.parametrize(("role", "action", "expected"), SUSPENDED_CASES)
+def test_permission_table_for_suspended_accounts(role, action, expected):
+    assert ACTIONS[action](person(role, state="suspended")) is expected
+
+
+@pytest.mark.parametrize(("role", "action", "expected"), SUSPENDED_CASES)
+def test_permission_table_for_banned_accounts(role, action, expected):
+    # A banned account cannot even log in: it is allowed nothing a visitor is not.
+    allowed_to_visitors = ACTIONS[action](person("visitor"))
+    assert ACTIONS[action](person(role, state="banned")) is allowed_to_visitors
+
+
+def test_a_suspended_account_may_only_read():
+    assert not set(SUSPENDED_MAY) & CHANGES_OR_EXPORTS
+
+
+@pytest.mark.parametrize("role", SUSPENDED_ROLES)
+@pytest.mark.parametrize("state", ["suspended", "banned"])
+@pytest.mark.parametrize("action", sorted(CHANGES_OR_EXPORTS))
+def test_a_suspended_or_banned_account_can_change_or_export_nothing(role, state, action):
+    assert ACTIONS[action](person(role, state=state)) is False
+
+
+def test_suspended_organiser_cannot_close_a_petition_or_export_its_signatures():
+    organiser = person("organiser", state="suspended")
+    assert policies.can_manage_petition(organiser, petition()) is False
+    assert policies.can_export_signatures(organiser, petition()) is False
 
 
 # People not in good standing: what they lose, whatever their role.

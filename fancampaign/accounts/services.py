@@ -476,11 +476,17 @@ def reset_password(user: User, new_password: str) -> None:
 
 
 def update_profile(user: User, *, display_name: str, bio: str, notify_by_email: bool) -> None:
-    """Change the display name, bio and email-notification choice."""
-    user.display_name = clean_text(display_name)[:60]
+    """Change the display name, bio and email-notification choice; raises InvalidInput, and
+    NotAllowed when an account not in good standing changes what others see of it."""
+    display_name = clean_text(display_name)[:60]
     bio = clean_multiline(bio)
     if len(bio) > 2000:
         raise InvalidInput("Keep your bio under 2,000 characters.")
+    if (display_name, bio) != (user.display_name, user.bio) and not (
+        policies.can_edit_public_profile(user)
+    ):
+        raise NotAllowed("Your account is suspended, so your public profile cannot change for now.")
+    user.display_name = display_name
     user.bio = bio
     user.notify_by_email = notify_by_email
     db.session.flush()

@@ -176,7 +176,7 @@ def create_petition(
 
 def update_petition(actor: User, petition: Petition, **fields: Any) -> Petition:
     """Edit title, summary, text, target, goal and deadline; raises NotAllowed, InvalidInput."""
-    if not policies.can_manage_petition(actor, petition) or actor.is_suspended:
+    if not policies.can_manage_petition(actor, petition):
         raise NotAllowed("You cannot edit this petition.")
     if petition.status in ("won", "rejected"):
         raise InvalidTransition("A won or rejected petition can no longer be edited.")
@@ -632,8 +632,8 @@ def withdraw_signature(user: User, petition: Petition) -> None:
 
     Raises NotAllowed, PetitionClosed, NotSigned.
     """
-    if not policies.is_member(user):
-        raise NotAllowed("Please log in first.")
+    if not policies.can_withdraw_signature(user):
+        raise NotAllowed(policies.participation_problem(user) or NotAllowed.message)
     if not petition.is_open:
         raise PetitionClosed("This petition is closed: its signatures can no longer change.")
     removed = db.session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -21,7 +22,7 @@ from fancampaign.errors import (
     UsernameTaken,
     WeakPassword,
 )
-from fancampaign.extensions import db
+from fancampaign.extensions import db, utcnow
 from fancampaign.mail.models import OutboxMessage
 from tests.factories import PASSWORD, make_user
 
@@ -473,3 +474,14 @@ def test_registering_with_several_bad_fields_names_them_all():
     with pytest.raises(InputErrors) as caught:
         services.register_user("a", "not-an-email", "short")
     assert [e.details["field"] for e in caught.value.errors] == ["username", "email", "password"]
+
+
+def test_suspended_member_cannot_change_their_public_profile(app):
+    user = make_user(display_name="Before")
+    user.suspended_until = utcnow() + timedelta(days=2)
+    db.session.commit()
+    with pytest.raises(NotAllowed):
+        services.update_profile(user, display_name="Spam here", bio="", notify_by_email=True)
+    # Their own mail preference is still theirs to change.
+    services.update_profile(user, display_name="Before", bio="", notify_by_email=False)
+    assert user.notify_by_email is False

@@ -186,6 +186,56 @@ def test_close_and_win_through_pages(app, client, login):
     assert "They said yes" in client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
 
 
+def _suspend(user) -> None:
+    user.suspended_until = utcnow() + timedelta(days=3)
+    db.session.commit()
+
+
+def test_suspended_organiser_cannot_close_a_petition(app, client, login):
+    petition = make_petition()
+    _suspend(petition.creator)
+    login(petition.creator)
+    assert client.post(f"/petitions/{petition.slug}/close").status_code == 403
+    with pytest.raises(services.NotAllowed):
+        services.close_petition(petition.creator, petition)
+    db.session.rollback()
+    assert db.session.get(Petition, petition.id).status == "open"
+
+
+def test_suspended_organiser_cannot_mark_a_petition_won(app, client, login):
+    petition = make_petition()
+    _suspend(petition.creator)
+    login(petition.creator)
+    response = client.post(f"/petitions/{petition.slug}/won", data={"note": "They said yes"})
+    assert response.status_code == 403
+    with pytest.raises(services.NotAllowed):
+        services.mark_won(petition.creator, petition, "They said yes")
+    db.session.rollback()
+    assert db.session.get(Petition, petition.id).status == "open"
+
+
+def test_suspended_organiser_cannot_export_signatures(app, client, login):
+    petition = make_petition()
+    _suspend(petition.creator)
+    login(petition.creator)
+    assert client.get(f"/petitions/{petition.slug}/signatures.csv").status_code == 403
+
+
+def test_suspended_member_cannot_edit_their_pending_petition_or_withdraw(app, client, login):
+    member = make_user()
+    pending = make_petition(member, status="pending")
+    signed = make_petition()
+    services.sign_petition(member, signed)
+    db.session.commit()
+    _suspend(member)
+    login(member)
+    # Still readable by its creator, but no longer changeable.
+    assert client.get(f"/petitions/{pending.slug}").status_code == 200
+    assert client.get(f"/petitions/{pending.slug}/edit").status_code == 403
+    with pytest.raises(services.NotAllowed):
+        services.withdraw_signature(member, signed)
+
+
 # Signing ----------------------------------------------------------------------------------
 
 
