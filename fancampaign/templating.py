@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fancampaign import cache, policies
 from fancampaign.extensions import db, utcnow
+from fancampaign.web import absolute_url
 
 
 def timeago(value: datetime | None) -> str:
@@ -126,6 +127,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["url_pattern"] = UrlPattern
     app.jinja_env.globals["slot"] = cache.slot
+    app.jinja_env.globals["absolute_url"] = absolute_url
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
