@@ -3,6 +3,8 @@ request carries, and requests for a host the site is not are refused."""
 
 from __future__ import annotations
 
+from html import unescape
+
 import pytest
 
 from fancampaign import create_app
@@ -141,3 +143,18 @@ def test_production_answers_to_base_url_host_only(tmp_path):
 
     assert app.config["BASE_URL"] == "https://Campaign.Example.org"
     assert app.config["TRUSTED_HOSTS"] == ["campaign.example.org"]
+
+
+@alias_allowed
+def test_the_embed_code_is_an_iframe_on_base_url_that_pastes_safely(client):
+    petition = make_petition(title='The "director\'s cut" <now>')
+
+    html = client.get(f"/petitions/{petition.slug}", headers={"Host": ALIAS}).get_data(as_text=True)
+
+    code = html[html.index('id="embed-code"') :]
+    code = unescape(code[code.index(">") + 1 : code.index("</textarea>")])
+    src = f"http://localhost/petitions/{petition.slug}/embed"
+    title = "The &#34;director&#39;s cut&#34; &lt;now&gt;"
+    assert code == (
+        f'<iframe src="{src}" title="{title}" width="360" height="240" loading="lazy"></iframe>'
+    )
