@@ -97,6 +97,9 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         {
             "DATABASE_URL": args.database,
             "SECRET_KEY": SECRET_KEY,
+            # Production settings: the address wrk uses, and the in-process test client's.
+            "FANCAMPAIGN_BASE_URL": '"http://127.0.0.1"',
+            "FANCAMPAIGN_ALLOWED_HOSTS": '["localhost"]',
             # Keep the limiter in the measured path, with limits wrk cannot reach.
             "FANCAMPAIGN_RATELIMIT_API": '"1000000 per minute"',
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -141,6 +141,9 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
         {
             "DATABASE_URL": args.database,
             "SECRET_KEY": SECRET_KEY,
+            # Production settings: the address wrk uses, and the in-process test client's.
+            "FANCAMPAIGN_BASE_URL": '"http://127.0.0.1"',
+            "FANCAMPAIGN_ALLOWED_HOSTS": '["localhost"]',
             "FANCAMPAIGN_RATELIMIT_SIGN": '"100000000 per minute"',
             "FANCAMPAIGN_MAIL_BACKEND": '"console"',
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -26,8 +26,12 @@ read in the login's own query. A viewer the shared page cannot describe (the aut
 something on it, a moderator, a suspended account, someone with hidden posts) gets a full
 rendering as before.
 
-A page holding a CSRF token (the guest signing form) is cached with a placeholder in the
-token's place and each visitor gets their own token on the way out; such pages are `private`.
+A page holding a CSRF token (the guest signing form) is cached with the token's places
+recorded and each visitor gets their own token on the way out; such pages are `private`. The
+places are where the template emitted the token (and the slots), written as markers holding
+this process's random secret (`_SECRET`): user-written text, which cannot know it, is never
+taken for a marker, and no marker leaves the process (a stored page holds the pieces between
+them, not the markers).
 Other anonymous pages get `Cache-Control: public, no-cache` with an ETag built from the
 versions, so a browser's conditional GET is answered 304 without rendering or reading Redis.
 
@@ -44,6 +48,7 @@ import logging
 import mmap
 import os
 import re
+import secrets
 import struct
 import threading
 import time
@@ -84,9 +89,13 @@ CONTENT_TABLES = frozenset(
 # A users row matters to pages only when what they show of a person changes.
 USER_SHOWN = ("username", "display_name", "deleted_at", "is_banned", "role", "bio")
 
-PAGE_PREFIX = "fc:page:"
+# The stored pages' format is in their prefix: a change of format leaves the old entries unread.
+PAGE_PREFIX = "fc:page2:"
 VERSION_PREFIX = "fc:ver:"
-CSRF_MARK = "__fancampaign_csrf_token__"
+# Markers are unforgeable: made with a secret that never leaves this process (module doc).
+_SECRET = secrets.token_hex(16)
+# What a rendering to be stored writes where the visitor's CSRF token goes.
+CSRF_MARK = f"fc-csrf-{_SECRET}"
 _PENDING = "fc_cache_pending"
 
 
@@ -474,27 +483,30 @@ def _etag(key: str) -> str:
 
 
 def _freeze(
-    response: Response, token: str | None, meta: Any = None, drop: tuple[str, ...] = ()
+    response: Response, mark: str | None, meta: Any = None, drop: tuple[str, ...] = ()
 ) -> bytes | None:
-    """The response as Redis keeps it, or None if it can't be kept.
+    """The response as Redis keeps it, or None if it can't be kept; `mark` is what the
+    rendering wrote where the visitor's CSRF token goes (CSRF_MARK: see `_render_marked`).
 
     A line of JSON (the headers but the per-response ones, `meta`, whether it held a CSRF
-    token, and the slots: see `slot`), then the body cut at each slot and each CSRF token,
-    the pieces joined by NUL bytes (which HTML never holds). Serving it is a split and a join
-    of bytes: no JSON decoding, search or re-encoding of the whole page per request.
+    token, and the slots: see `slot`, each with its html cut where a token goes), then the
+    body cut at each slot and each CSRF token, the pieces joined by NUL bytes (which HTML
+    never holds). Serving it is a split and a join of bytes: no JSON decoding, search or
+    re-encoding of the whole page per request. No marker is stored, only where they were.
     """
     if response.direct_passthrough or response.is_streamed:
         return None
     body = response.get_data(as_text=True)
     if "\x00" in body:
         return None
-    has_token = bool(token) and token in body
-    if has_token:
-        body = body.replace(token, CSRF_MARK)
+    has_token = bool(mark) and mark in body
     texts, items = [""], []
 
+    def cut(piece: str) -> list[str]:
+        return piece.split(mark) if has_token and mark else [piece]
+
     def text(piece: str) -> None:
-        first, *rest = piece.split(CSRF_MARK)
+        first, *rest = cut(piece)
         texts[-1] += first
         for after in rest:
             items.append(None)  # the viewer's CSRF token goes here
@@ -503,7 +515,7 @@ def _freeze(
     end = 0
     for found in SLOT_RE.finditer(body):
         text(body[end : found.start()])
-        items.append([found[1], found[2], found[3]])
+        items.append([found[1], found[2], cut(found[3])])
         texts.append("")
         end = found.end()
     text(body[end:])
@@ -521,7 +533,8 @@ def _open(frozen: bytes) -> tuple[dict[str, Any], bytes]:
 
 def _thaw(data: dict[str, Any], body: bytes, fills: dict[str, Fill] | None = None) -> bytes:
     """The body for this request: each slot filled (by `fills[name](arg, html)`, else its
-    html as stored) and this visitor's CSRF token in place of the placeholder."""
+    html as stored) and this visitor's CSRF token where the rendering had one. A fill's html
+    (a `render_part`) has CSRF_MARK where its token goes."""
     items = data["i"]
     if not items:
         return body
@@ -539,10 +552,13 @@ def _thaw(data: dict[str, Any], body: bytes, fills: dict[str, Fill] | None = Non
         if item is None:
             piece = csrf()
         else:
-            name, arg, html = item
-            piece = fills[name](arg, html) if fills and name in fills else html
-            if CSRF_MARK in piece:
-                piece = piece.replace(CSRF_MARK, csrf())
+            name, arg, pieces = item
+            if fills and name in fills:
+                piece = fills[name](arg, CSRF_MARK.join(pieces))
+                if CSRF_MARK in piece:
+                    piece = piece.replace(CSRF_MARK, csrf())
+            else:
+                piece = pieces[0] if len(pieces) == 1 else csrf().join(pieces)
         out += (piece.encode(), after)
     return b"".join(out)
 
@@ -659,17 +675,42 @@ def anonymous_page(
                 response, has_token = _revive(frozen)
                 return _finish(response, public=not has_token, etag=etag)
             g.page_cache = "miss"
-            response = make_response(view(*args, **kwargs))
+            response = _render_marked(view, args, kwargs)
+            if response.status_code == 200:
+                frozen_page = _freeze(response, CSRF_MARK)
+                if frozen_page is not None:
+                    _store(key, frozen_page, timeout)
+            _unmark(response)
             if response.status_code != 200:
                 return response
-            frozen_page = _freeze(response, g.get("csrf_token"))
-            if frozen_page is not None:
-                _store(key, frozen_page, timeout)
             return _finish(response, public=_no_token(response), etag=etag)
 
         return wrapped
 
     return decorator
+
+
+def _render_marked(view: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The view's response with CSRF_MARK wherever its templates asked for the CSRF token
+    (flask_wtf hands out the token kept in `g`): the places to put each visitor's own."""
+    before = g.pop("csrf_token", None)
+    g.csrf_token = CSRF_MARK
+    try:
+        return make_response(view(*args, **kwargs))
+    finally:
+        g.pop("csrf_token", None)
+        if before is not None:
+            g.csrf_token = before
+
+
+def _unmark(response: Response) -> None:
+    """This visitor's CSRF token where `_render_marked` left markers in the response."""
+    if response.direct_passthrough or response.is_streamed:
+        return
+    body = response.get_data()
+    mark = CSRF_MARK.encode()
+    if mark in body:
+        response.set_data(body.replace(mark, _csrf_token().encode()))
 
 
 def _no_token(response: Response) -> bool:
@@ -682,11 +723,11 @@ def _no_token(response: Response) -> bool:
 
 # Members: a shared rendering per role, personalised through slots -------------------------
 
-MEMBER_PREFIX = "fc:member:"
+MEMBER_PREFIX = "fc:member2:"
 # The stand-in viewer's name: if it shows anywhere outside a slot, the page says something
 # about its viewer that no slot covers, and it is not shared.
 STANDIN_NAME = "fc-standin-viewer"
-SLOT_RE = re.compile(r"<!--fc:(\w+):([\w.-]*)-->(.*?)<!--/fc-->", re.S)
+SLOT_RE = re.compile(rf"<!--fc:{_SECRET}:(\w+):([\w.-]*)-->(.*?)<!--/fc:{_SECRET}-->", re.S)
 Fill = Callable[[str, str], str]
 
 
@@ -695,7 +736,12 @@ def slot(name: str, arg: Any = "", html: Any = "") -> Markup:
     member's request can put their own version in its place (see `anonymous_page`)."""
     if not _is_shared_render():
         return Markup(html)  # noqa: S704  (the template's own output or escaped text)
-    return Markup(f"<!--fc:{name}:{_slot_arg(arg)}-->{html}<!--/fc-->")  # noqa: S704
+    return Markup(marked_slot(name, _slot_arg(arg), str(html)))  # noqa: S704
+
+
+def marked_slot(name: str, arg: str, html: str) -> str:
+    """`html` between the markers of the slot `name` (which `SLOT_RE` finds)."""
+    return f"<!--fc:{_SECRET}:{name}:{arg}-->{html}<!--/fc:{_SECRET}-->"
 
 
 def _slot_arg(arg: Any) -> str:
@@ -921,25 +967,23 @@ def _render_shared(
     g.pop("page_meta", None)
     g._login_user = _standin(role)
     g.shared_render = True
+    g.csrf_token = CSRF_MARK  # where each viewer's own token goes (`_render_marked`)
     try:
         response = make_response(view(*args, **kwargs))
     except (HTTPException, DomainError):
         return None
     finally:
         meta = g.get("page_meta")
-        token = g.get("csrf_token")
         # What the rendering kept in `g` (say the Report controls' viewer) was about the
         # stand-in: the real viewer's own rendering must work it out afresh.
         vars(g).clear()
         vars(g).update(before)
-        if token is not None:
-            g.csrf_token = token  # the session's own, the same for either rendering
     if response.status_code != 200 or response.direct_passthrough or response.is_streamed:
         return None
     if STANDIN_NAME in SLOT_RE.sub("", response.get_data(as_text=True)):
         log.warning("page cache: %s shows its viewer outside a slot; not shared", request.path)
         return None
-    return _freeze(response, g.get("csrf_token"), meta, drop=("cache-control",))
+    return _freeze(response, CSRF_MARK, meta, drop=("cache-control",))
 
 
 def _account_nav(_arg: str, _html: str) -> str:

@@ -42,7 +42,11 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     from fancampaign import create_app
     from fancampaign.seeds import load_demo
 
-    app = create_app({"DEMO": True})
+    # Links in the demo's mail point at the address it serves (this machine's name when it
+    # listens on every interface; FANCAMPAIGN_ALLOWED_HOSTS adds the others it answers to).
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104  (a comparison)
+    shown = f"[{shown}]" if ":" in shown else shown
+    app = create_app({"DEMO": True, "BASE_URL": f"http://{shown}:{port}"})
     with app.app_context():
         upgrade_database()
         accounts = load_demo()
@@ -57,7 +61,7 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
         )
         for username, role, password in accounts:
             click.echo(f"  {username:<12} {role:<10} {password}")
-    click.echo(f"\nOpen http://{host}:{port}/ in your browser. Press Ctrl+C to stop.\n")
+    click.echo(f"\nOpen {app.config['BASE_URL']}/ in your browser. Press Ctrl+C to stop.\n")
     if no_serve:
         return
     # Flask's app.run() refuses to start inside the `flask` CLI machinery; serve directly.

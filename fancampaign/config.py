@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
@@ -53,9 +54,17 @@ class Defaults:
     # client address and emailed links use https. 0: the headers are ignored (no spoofing).
     TRUSTED_PROXIES = 0
 
-    # The absolute base for links in emails and feeds when no request is at hand.
-    BASE_URL = "http://localhost:5000"
+    # The site's public address, e.g. https://campaign.example.org: every absolute URL (links
+    # in mail, feeds, share links, embed code, the API) is built from it, never from a
+    # request's Host header. Required in production; http://localhost:5000 otherwise.
+    BASE_URL: str | None = None
+    # Requests must be addressed to BASE_URL's host name or to one of these (say the IP a
+    # health check uses); any other Host header gets 400. A list, or names separated by commas.
+    ALLOWED_HOSTS: list[str] | str = []
     SITE_NAME = "fancampaign"
+    # Where to report a security hole, for /.well-known/security.txt (RFC 9116): an email
+    # address or an https:// URL (or a list). Unset: the file is not served.
+    SECURITY_CONTACT: str | list[str] | None = None
 
     # Tokens.
     CONFIRM_TOKEN_MAX_AGE = 7 * 24 * 3600
@@ -133,6 +142,45 @@ def _set_instance_path(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config.root_path = app.instance_path
 
 
+DEVELOPMENT_BASE_URL = "http://localhost:5000"
+# Development and tests without a BASE_URL of their own answer to this machine's names.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _base_url_and_hosts(app: Flask) -> None:
+    """Check BASE_URL (production refuses to start without one) and derive the host names
+    requests may be addressed to: Werkzeug's TRUSTED_HOSTS answers any other with 400."""
+    url = str(app.config.get("BASE_URL") or "").strip()
+    defaults: tuple[str, ...] = ()
+    if not url:
+        if is_production(app):
+            raise RuntimeError(
+                "BASE_URL is not set. In production set FANCAMPAIGN_BASE_URL to the site's "
+                "public address (for example: export FANCAMPAIGN_BASE_URL="
+                "https://campaign.example.org): links in mail, feeds and the API are built "
+                "from it. Or run `fancampaign demo` to try it out."
+            )
+        url, defaults = DEVELOPMENT_BASE_URL, LOOPBACK_HOSTS
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise RuntimeError(
+            f"BASE_URL must be an http:// or https:// address such as "
+            f"https://campaign.example.org, not {url!r}."
+        )
+    app.config["BASE_URL"] = url.rstrip("/")
+    if app.config.get("TRUSTED_HOSTS") is None:  # set outright, it is taken as it is
+        hosts = [parts.hostname, *defaults, *allowed_hosts(app.config.get("ALLOWED_HOSTS"))]
+        app.config["TRUSTED_HOSTS"] = list(dict.fromkeys(hosts))
+
+
+def allowed_hosts(value: Any) -> list[str]:
+    """ALLOWED_HOSTS as a list of host names: from a list, or a string such as "a, b"."""
+    if not value:
+        return []
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+    return [str(item).strip().lower() for item in items if str(item).strip()]
+
+
 def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill app.config in order: defaults, instance file, environment, test overrides."""
     _set_instance_path(app, test_config)
@@ -156,6 +204,8 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
                 "(for example: export SECRET_KEY=$(python -c 'import secrets; "
                 "print(secrets.token_hex(32))')), or run `fancampaign demo` to try it out."
             )
+
+    _base_url_and_hosts(app)
 
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 
 class DomainError(Exception):
@@ -126,6 +126,14 @@ def register(app: Flask) -> None:
             400,
             "The form expired or was not sent from this site. Please go "
             "back, reload the page and try again.",
+        )
+
+    @app.errorhandler(SecurityError)
+    def _unknown_host(err: SecurityError) -> Any:
+        # A Host header outside TRUSTED_HOSTS (config.py): no URL can be built for such a
+        # request, so no page either, only a short plain answer.
+        return Response(
+            "This site does not answer to that host name.\n", 400, mimetype="text/plain"
         )
 
     @app.errorhandler(DomainError)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fancampaign import cache, policies
 from fancampaign.extensions import db, utcnow
-from fancampaign.web import base_url
+from fancampaign.web import absolute_path, absolute_url
 
 
 def timeago(value: datetime | None) -> str:
@@ -48,13 +48,6 @@ def time_tag(value: datetime | None, fmt: str = "%-d %B %Y") -> Markup:
     # %-formatting escapes like Markup.format, in about half the time (this runs for every post
     # and every thread row).
     return _TIME_TAG % (value.isoformat(), value.strftime(fmt))
-
-
-def absolute_url(path: str) -> str:
-    """A path on this site as an absolute URL (from BASE_URL), for previews, feeds and mail."""
-    if "://" in path:
-        return path
-    return base_url() + path
 
 
 def number(value: int | None) -> str:
@@ -135,6 +128,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["url_pattern"] = UrlPattern
     app.jinja_env.globals["slot"] = cache.slot
     app.jinja_env.globals["absolute_url"] = absolute_url
+    app.jinja_env.globals["absolute_path"] = absolute_path
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

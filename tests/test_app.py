@@ -116,6 +116,7 @@ def test_production_without_a_secret_key_stops_with_a_clear_message(instance):
 
 def test_production_with_a_secret_key_starts_with_secure_cookies(instance, clean_env):
     clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("FANCAMPAIGN_BASE_URL", "https://campaign.example.org")
     app = create_app()
     assert app.secret_key == "s3cret"
     assert app.config["SESSION_COOKIE_SECURE"] is True

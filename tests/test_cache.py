@@ -7,14 +7,15 @@ import sys
 import uuid
 
 import pytest
-from flask import Response, g, render_template_string
+from flask import Response, g, render_template_string, session
 from flask_wtf.csrf import generate_csrf
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 
 from fancampaign import cache
 from fancampaign.extensions import db
-from tests.factories import make_user
+from tests.factories import make_petition, make_reply, make_thread, make_user
 from tests.helpers import REDIS_URL, needs_redis
 
 
@@ -224,21 +225,41 @@ def test_memoise_without_redis_keeps_values_in_the_process(app):
 @needs_redis
 @pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
 def test_a_page_that_sets_a_cookie_is_never_public(app, client, probe):
+    def page_writing_the_session():
+        session["seen"] = True
+        return "<p>nothing personal shown</p>"
+
+    app.add_url_rule(
+        "/probe/quiet", "probe_quiet", cache.anonymous_page()(page_writing_the_session)
+    )
+
+    first = client.get("/probe/quiet")
+    again = app.test_client().get("/probe/quiet")
+
+    assert "Set-Cookie" in first.headers
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert "Set-Cookie" not in again.headers
+    assert again.headers["Cache-Control"] == "public, no-cache"
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_form_made_but_not_shown_gives_no_cookie_and_a_public_page(app, client, probe):
     def page_with_unrendered_form():
         generate_csrf()  # what instantiating a FlaskForm does
         return "<p>no form shown</p>"
 
     app.add_url_rule(
-        "/probe/quiet", "probe_quiet", cache.anonymous_page()(page_with_unrendered_form)
+        "/probe/unshown", "probe_unshown", cache.anonymous_page()(page_with_unrendered_form)
     )
 
-    first = client.get("/probe/quiet")
+    first = client.get("/probe/unshown")
     g.pop("csrf_token", None)
-    again = app.test_client().get("/probe/quiet")
+    again = app.test_client().get("/probe/unshown")
 
-    assert first.headers["Cache-Control"] == "private, no-cache"
-    assert "Set-Cookie" not in again.headers
-    assert again.headers["Cache-Control"] == "public, no-cache"
+    for response in (first, again):
+        assert "Set-Cookie" not in response.headers
+        assert response.headers["Cache-Control"] == "public, no-cache"
 
 
 @pytest.mark.config(REDIS_URL=REDIS_URL)
@@ -319,7 +340,7 @@ def _joined(pieces, *, marked: bool) -> str:
     for piece in pieces:
         if isinstance(piece, tuple):
             name, arg, html = piece
-            out.append(f"<!--fc:{name}:{arg}-->{html}<!--/fc-->" if marked else html)
+            out.append(cache.marked_slot(name, arg, html) if marked else html)
         else:
             out.append(piece)
     return "".join(out)
@@ -404,3 +425,96 @@ def test_the_versions_are_kept_beside_a_sqlite_database_and_in_redis_otherwise(a
     app.extensions.pop("fancampaign_cache_versions", None)
     with app.app_context(), pytest.raises(ValueError, match="PAGE_CACHE_VERSIONS"):
         cache._local_versions()
+
+
+# What a request cannot do to the page another visitor is served ---------------------------
+
+
+@pytest.fixture
+def own_prefix(app):
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+
+
+def _member_client(app, user):
+    client = app.test_client()
+    with client.session_transaction() as stored:
+        stored["_user_id"] = user.get_id()
+    db.session.commit()
+    return client
+
+
+def _anonymous_get(app, path, **kwargs):
+    """A new visitor's response and whether it came from the cache."""
+    g.pop("page_cache", None)
+    g.pop("csrf_token", None)  # the test kit keeps one `g` for every request
+    response = app.test_client().get(path, **kwargs)
+    return response, g.get("page_cache")
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True, ALLOWED_HOSTS=["10.0.0.5"])
+def test_forged_host_cannot_change_a_cached_page(app, own_prefix):
+    petition = make_petition(title="Bring Alita back to the big screen")
+    path = f"/petitions/{petition.slug}"
+    share_url = f"http://localhost{path}"
+
+    forged, _ = _anonymous_get(app, path, headers={"Host": "evil.example"})
+    # Another name the site answers to (a health check's IP) fills the cache: its links stay.
+    alias, alias_source = _anonymous_get(app, path, headers={"Host": "10.0.0.5"})
+    served, source = _anonymous_get(app, path)
+
+    assert forged.status_code == 400
+    assert (alias.status_code, alias_source) == (200, "miss")
+    assert (served.status_code, source) == (200, "hit")
+    for response in (alias, served):
+        html = response.get_data(as_text=True)
+        assert f'value="{share_url}"' in html
+        assert "evil.example" not in html and "10.0.0.5" not in html
+
+
+# Markers: where each visitor's token and slots go, never found in what users write ---------
+
+# The markers' old spellings, and what a slot looked like, as user text could write them.
+FORGED_MARKS = "__fancampaign_csrf_token__ <!--fc:sign:1-->x<!--/fc--> <!--fc:nav:-->"
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True, WTF_CSRF_ENABLED=True)
+def test_marker_text_in_a_post_is_not_replaced(app, own_prefix):
+    author = make_user("writer")
+    thread = make_thread(author, title="Tracking pixels")
+    link = "https://tracker.example/__fancampaign_csrf_token__/pixel"
+    make_reply(author, thread, f"Look [here]({link}) and at `{FORGED_MARKS}`.")
+    db.session.commit()
+    path = f"/forum/t/{thread.id}"
+
+    pages = [_anonymous_get(app, path) for _ in range(2)]
+    reader = _member_client(app, make_user("reader"))
+    for _ in range(2):
+        g.pop("csrf_token", None)
+        pages.append((reader.get(path), g.get("page_cache")))
+
+    assert [source for _, source in pages] == ["miss", "hit", "miss", "hit"]
+    for response, _ in pages:
+        html = response.get_data(as_text=True)
+        assert f'href="{link}"' in html
+        assert escape(FORGED_MARKS) in html
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_slot_marker_text_in_a_petition_title_comes_back_unchanged(app, own_prefix):
+    title = f"Keep {FORGED_MARKS} as written"
+    petition = make_petition(title=title)
+    path = f"/petitions/{petition.slug}"
+
+    pages = [_anonymous_get(app, path) for _ in range(2)]
+    reader = _member_client(app, make_user("reader"))
+    for _ in range(2):
+        g.pop("csrf_token", None)
+        pages.append((reader.get(path), g.get("page_cache")))
+
+    assert [source for _, source in pages] == ["miss", "hit", "miss", "hit"]
+    for response, _ in pages:
+        assert response.status_code == 200
+        assert f"<h1>{escape(title)}</h1>" in response.get_data(as_text=True)

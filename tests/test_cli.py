@@ -232,3 +232,26 @@ def test_seed_passwords_never_break_the_registration_rules(app, monkeypatch):
     draws = iter(["3ZBidOJH7EEbqZ7b", "Lh0XWq9Vt-Dx2Npa"])
     monkeypatch.setattr(seeds.secrets, "token_urlsafe", lambda _n: next(draws))
     assert seeds.new_password("ido", "ido@example.com") == "Lh0XWq9Vt-Dx2Npa"
+
+
+def test_the_demo_builds_its_links_on_the_address_it_serves(demo_env, monkeypatch):
+    import fancampaign
+    import fancampaign.cli
+
+    made = []
+    real_create_app = fancampaign.create_app
+
+    def recording_create_app(config=None):
+        made.append(real_create_app(config))
+        return made[-1]
+
+    monkeypatch.setattr(fancampaign, "create_app", recording_create_app)
+    monkeypatch.setattr(fancampaign.cli, "upgrade_database", db.create_all)
+    args = ["demo", "--no-serve", "--host", "0.0.0.0", "--port", "8123"]  # noqa: S104
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert "Open http://localhost:8123/" in result.output
+    (demo,) = [app for app in made if app.config["DEMO"]]
+    assert demo.config["BASE_URL"] == "http://localhost:8123"
+    assert demo.config["TRUSTED_HOSTS"] == ["localhost"]

@@ -461,11 +461,18 @@ def request_password_reset(email: str, secret_key: str, base_url: str) -> None:
     )
 
 
+def end_sessions(user: User) -> None:
+    """Log the user out everywhere: every session and remember-me cookie issued so far stops
+    working (they hold the session token, which changes). Logging out does this."""
+    user.session_token = new_session_token()
+    db.session.flush()
+
+
 def reset_password(user: User, new_password: str) -> None:
     """Set a new password and log out every other session; raises WeakPassword."""
     check_password(new_password, username=user.username, email=user.email or "")
     user.password_hash = hash_password(new_password)
-    user.session_token = new_session_token()
+    end_sessions(user)
     # Following the emailed link proves the address.
     if not user.is_confirmed:
         user.email_confirmed_at = utcnow()
@@ -515,8 +522,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     _require_password(user, current_password)
     check_password(new_password, username=user.username, email=user.email or "")
     user.password_hash = hash_password(new_password)
-    user.session_token = new_session_token()
-    db.session.flush()
+    end_sessions(user)
 
 
 def export_data(user: User) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from fancampaign import signals
-from fancampaign.accounts import forms, services
+from fancampaign.accounts import forms, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.errors import AccountBanned, DomainError, EmailTaken, InvalidToken, UsernameTaken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import login_required
@@ -151,6 +151,10 @@ def _welcome(user: Any) -> str:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
+    if current_user.is_authenticated:
+        # Ended on the server too: a copy of the cookie kept from before no longer logs in.
+        services.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     flash("You have logged out.", "info")
     return redirect(url_for("main.index"))

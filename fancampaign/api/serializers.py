@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from flask import request
+from fancampaign.web import base_url
 
 
 def iso(value: datetime | None) -> str | None:
@@ -17,7 +17,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def absolute(path: str) -> str:
-    return request.host_url.rstrip("/") + path
+    return base_url() + path
 
 
 def petition_summary(p: Any) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from fancampaign.extensions import csrf, db, limiter, utcnow
 from fancampaign.forum.models import Category, Post, Thread
 from fancampaign.news.models import NewsPost
 from fancampaign.petitions.models import PUBLIC_STATUSES, Petition
+from fancampaign.web import base_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -353,4 +354,4 @@ def thread(thread_id: int) -> Any:
 
 @bp.route("/openapi.json")
 def openapi() -> Any:
-    return respond(spec(server_url=request.host_url.rstrip("/") + (bp.url_prefix or "")))
+    return respond(spec(server_url=base_url() + (bp.url_prefix or "")))

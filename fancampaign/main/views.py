@@ -1,15 +1,17 @@
-"""The front page, the site basics (icons, manifest, robots.txt, sitemap), health check and
-uploaded files."""
+"""The front page, the site basics (icons, manifest, robots.txt, security.txt, sitemap),
+health check and uploaded files."""
 
 from __future__ import annotations
 
 import functools
 import json
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     jsonify,
@@ -22,7 +24,7 @@ from markupsafe import escape
 
 from fancampaign import signals
 from fancampaign.cache import anonymous_page, fragment
-from fancampaign.extensions import db
+from fancampaign.extensions import db, utcnow
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
 from fancampaign.share import cards
 from fancampaign.web import base_url
@@ -160,6 +162,38 @@ def healthz() -> Any:
         db.session.rollback()
         return jsonify(status="unavailable", database=False), 503
     return jsonify(status="ok", database=True)
+
+
+# RFC 9116 wants the file renewed within a year; served fresh, it always is.
+SECURITY_TXT_LIFETIME = timedelta(days=180)
+
+
+@bp.route("/.well-known/security.txt")
+def security_txt() -> Any:
+    """Where to report a security hole (RFC 9116): SECURITY_CONTACT, else no such file."""
+    contacts = current_app.config.get("SECURITY_CONTACT") or []
+    if isinstance(contacts, str):
+        contacts = [contacts]
+    if not contacts:
+        abort(404)
+    expires = (utcnow() + SECURITY_TXT_LIFETIME).replace(microsecond=0)
+    lines = [f"Contact: {_contact_uri(contact)}" for contact in contacts]
+    lines += [
+        f"Expires: {expires.isoformat().replace('+00:00', 'Z')}",
+        "Preferred-Languages: en",
+        f"Canonical: {base_url()}/.well-known/security.txt",
+    ]
+    response = Response("\n".join(lines) + "\n", mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _contact_uri(contact: str) -> str:
+    # An address alone becomes a mailto: URI, as the RFC asks for.
+    contact = contact.strip()
+    if "@" in contact and ":" not in contact:
+        return f"mailto:{contact}"
+    return contact
 
 
 @bp.route("/uploads/<path:filename>")

@@ -44,6 +44,7 @@ from fancampaign.moderation.models import (
 )
 from fancampaign.notifications.services import notify
 from fancampaign.text import clean_multiline, clean_text
+from fancampaign.web import base_url
 
 # Errors ---------------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ def check_reason(reason: str | None) -> str:
 
 
 def _site_url() -> str:
-    return current_app.config.get("BASE_URL", "").rstrip("/") if has_app_context() else ""
+    return base_url() if has_app_context() else ""
 
 
 def _tell(user: User | None, moderator: User | None, text: str, url: str = "") -> None:

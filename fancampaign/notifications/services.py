@@ -10,6 +10,7 @@ from fancampaign.accounts.models import User
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.services import queue_email
 from fancampaign.notifications.models import Notification
+from fancampaign.web import base_url as site_url
 
 # Kinds that are always emailed (decisions about you), whatever the notification setting.
 ALWAYS_EMAILED = {"moderation"}
@@ -23,7 +24,7 @@ def notify(
     *,
     actor: User | None = None,
     email_body: str | None = None,
-    base_url: str = "",
+    base_url: str | None = None,
 ) -> Notification | None:
     """Add an in-app notification (never to the actor themselves or to deleted accounts)."""
     if user.is_deleted or (actor is not None and actor.id == user.id):
@@ -39,7 +40,8 @@ def notify(
     user.loaded_unread = None  # what the login read is out of date now
     wants_email = user.notify_by_email or kind in ALWAYS_EMAILED
     if wants_email and user.email and user.is_confirmed:
-        body = email_body or f"{text}\n\n{base_url}{url}\n"
+        root = site_url() if base_url is None else base_url
+        body = email_body or f"{text}\n\n{root}{url}\n"
         queue_email(user.email, text[:200], body)
     db.session.flush()
     return notification

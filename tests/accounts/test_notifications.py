@@ -33,6 +33,13 @@ def test_notify_emails_users_who_asked_for_it(app):
     assert "http://site/forum/t/1" in body
 
 
+def test_notification_mail_links_are_absolute_on_base_url(app):
+    hugo = make_user("hugo", notify_by_email=True)
+    services.notify(hugo, "reply", "zapan replied to you", "/forum/t/1", actor=make_user("zapan"))
+    body = db.session.scalar(sa.select(OutboxMessage.body))
+    assert "\nhttp://localhost/forum/t/1\n" in body
+
+
 def test_moderation_decisions_are_always_emailed_but_never_to_unconfirmed_addresses(app):
     hugo = make_user("hugo")
     services.notify(hugo, "moderation", "Your post was hidden", "/forum/t/1")

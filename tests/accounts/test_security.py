@@ -274,3 +274,50 @@ def test_password_reset_requests_are_rate_limited(client, outbox):
 def test_rate_limits_are_off_in_tests_unless_asked_for(client):
     for _ in range(12):
         assert client.post("/login", data={"login": "x", "password": "y"}).status_code == 400
+
+
+# Sessions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_csrf_token_rotates_at_login(client):
+    make_user("hugo")
+    before = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login", data={"login": "hugo", "password": PASSWORD, "csrf_token": before}
+    )
+    assert response.status_code == 302
+
+    stale = client.post(
+        "/settings",
+        data={"profile-action": "profile", "profile-bio": "hello", "profile-csrf_token": before},
+    )
+    after = csrf_token_from(client.get("/settings").get_data(as_text=True))
+
+    assert stale.status_code == 400
+    assert CSRF_MESSAGE in stale.get_data(as_text=True)
+    assert after != before
+    db.session.expire_all()
+    assert services.get_by_username("hugo").bio == ""
+
+
+def _cookie(client, name: str) -> str | None:
+    found = client.get_cookie(name)
+    return found.value if found is not None else None
+
+
+def test_logout_ends_old_session_cookies(app, client):
+    make_user("hugo")
+    client.post("/login", data={"login": "hugo", "password": PASSWORD, "remember": "y"})
+    saved = {name: _cookie(client, name) for name in ("session", "remember_token")}
+    assert all(saved.values())
+    assert client.get("/settings").status_code == 200
+
+    assert client.post("/logout").status_code == 302
+
+    for name, value in saved.items():
+        replay = app.test_client()
+        replay.set_cookie(name, value)
+        response = replay.get("/settings")
+        assert response.status_code == 302, name
+        assert "/login" in response.headers["Location"]
