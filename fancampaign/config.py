@@ -64,6 +64,14 @@ class Defaults:
     # Rate limits (Flask-Limiter syntax). Memory by default, Redis when REDIS_URL is set.
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: the same limits are kept in this process's memory (Flask-Limiter logs
+    # "Rate limit storage unreachable" once) and go back to Redis when it answers again. The
+    # timeouts keep a Redis that stops answering from holding every request.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = {
+        "socket_timeout": 0.5,
+        "socket_connect_timeout": 0.5,
+    }
     RATELIMIT_LOGIN = "10 per minute;50 per hour"
     RATELIMIT_REGISTER = "5 per hour;20 per day"
     RATELIMIT_RESET = "5 per hour"
