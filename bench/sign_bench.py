@@ -142,6 +142,7 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
             "DATABASE_URL": args.database,
             "SECRET_KEY": SECRET_KEY,
             "FANCAMPAIGN_RATELIMIT_SIGN": '"100000000 per minute"',
+            "FANCAMPAIGN_RATELIMIT_SIGN_IP": '"100000000 per minute"',
             "FANCAMPAIGN_MAIL_BACKEND": '"console"',
             "PYTHONDONTWRITEBYTECODE": "1",
         }

@@ -78,7 +78,14 @@ class Defaults:
     RATELIMIT_POSTS = "30 per hour"
     RATELIMIT_THREADS = "10 per day"
     RATELIMIT_REPORTS = "20 per hour"
+    # Signing and withdrawing: a member per account, a guest per normalised email, and everyone
+    # from one IP address under a ceiling high enough for a meetup or a carrier's NAT.
     RATELIMIT_SIGN = "30 per hour"
+    RATELIMIT_SIGN_EMAIL = "10 per hour"
+    RATELIMIT_SIGN_IP = "600 per hour"
+    # Confirmation (and "already signed") mails to one guest address, however it is spelt:
+    # counted in the outbox, so it holds across workers, without Redis and with limits off.
+    RATELIMIT_SIGN_MAIL = "3 per hour"
     RATELIMIT_API = "300 per minute"
     # Accounts younger than this get the tighter "new account" limits above.
     NEW_ACCOUNT_AGE = timedelta(days=3)
