@@ -145,6 +145,7 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
             "FANCAMPAIGN_BASE_URL": '"http://127.0.0.1"',
             "FANCAMPAIGN_ALLOWED_HOSTS": '["localhost"]',
             "FANCAMPAIGN_RATELIMIT_SIGN": '"100000000 per minute"',
+            "FANCAMPAIGN_RATELIMIT_SIGN_IP": '"100000000 per minute"',
             "FANCAMPAIGN_MAIL_BACKEND": '"console"',
             "PYTHONDONTWRITEBYTECODE": "1",
         }

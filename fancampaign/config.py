@@ -73,13 +73,28 @@ class Defaults:
     # Rate limits (Flask-Limiter syntax). Memory by default, Redis when REDIS_URL is set.
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Redis down: the same limits are kept in this process's memory (Flask-Limiter logs
+    # "Rate limit storage unreachable" once) and go back to Redis when it answers again. The
+    # timeouts keep a Redis that stops answering from holding every request.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS: dict[str, Any] = {
+        "socket_timeout": 0.5,
+        "socket_connect_timeout": 0.5,
+    }
     RATELIMIT_LOGIN = "10 per minute;50 per hour"
     RATELIMIT_REGISTER = "5 per hour;20 per day"
     RATELIMIT_RESET = "5 per hour"
     RATELIMIT_POSTS = "30 per hour"
     RATELIMIT_THREADS = "10 per day"
     RATELIMIT_REPORTS = "20 per hour"
+    # Signing and withdrawing: a member per account, a guest per normalised email, and everyone
+    # from one IP address under a ceiling high enough for a meetup or a carrier's NAT.
     RATELIMIT_SIGN = "30 per hour"
+    RATELIMIT_SIGN_EMAIL = "10 per hour"
+    RATELIMIT_SIGN_IP = "600 per hour"
+    # Confirmation (and "already signed") mails to one guest address, however it is spelt:
+    # counted in the outbox, so it holds across workers, without Redis and with limits off.
+    RATELIMIT_SIGN_MAIL = "3 per hour"
     RATELIMIT_API = "300 per minute"
     # Accounts younger than this get the tighter "new account" limits above.
     NEW_ACCOUNT_AGE = timedelta(days=3)

@@ -145,7 +145,9 @@ def register(app: Flask) -> None:
         code = err.code or 500
         description = err.description if code not in (404, 500) else None
         if code == 429:
-            description = MESSAGES[429]
+            # A limit may say what was limited (Flask-Limiter's error_message); else ours.
+            said = getattr(getattr(err, "limit", None), "error_message", None)
+            description = err.description if said else MESSAGES[429]
         elif description == type(err).description or (
             description and description.startswith(("The browser (or proxy)", "The server"))
         ):

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, g, has_app_context
+from limits import parse as parse_limit
 
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.models import OutboxMessage
@@ -24,6 +25,7 @@ def queue_email(
     *,
     dedupe_key: str | None = None,
     not_before: datetime | None = None,
+    recipient: str | None = None,
 ) -> OutboxMessage:
     """Store a message in the outbox (flushed, not committed). A repeated dedupe_key is a no-op."""
     if dedupe_key is not None:
@@ -32,7 +34,9 @@ def queue_email(
         )
         if existing is not None:
             return existing
-    message = OutboxMessage(to=to, subject=subject[:200], body=body, dedupe_key=dedupe_key)
+    message = OutboxMessage(
+        to=to, subject=subject[:200], body=body, dedupe_key=dedupe_key, recipient=recipient
+    )
     if not_before is not None:
         # Held until then (a scheduled post's announcement): only the worker sends it.
         message.next_attempt_at = not_before
@@ -40,6 +44,34 @@ def queue_email(
     db.session.flush()
     _pending_ids().append(message.id)
     return message
+
+
+def queue_capped_email(
+    to: str, subject: str, body: str, *, recipient: str, limit: str
+) -> OutboxMessage | None:
+    """Queue a message unless `limit` (Flask-Limiter syntax: "3 per hour") messages to this
+    recipient (its normalised address) were queued within the limit's window; then queue
+    nothing and return None. The caller answers the same either way.
+
+    Counted in the outbox, so the cap holds across workers and hosts. On PostgreSQL a lock
+    per recipient, held to the commit, makes concurrent callers count one after another
+    (SQLite serialises writers already).
+    """
+    rate = parse_limit(limit)
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(recipient, 0)))
+        )
+    since = utcnow() - timedelta(seconds=rate.get_expiry())
+    queued = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.recipient == recipient, OutboxMessage.created_at > since)
+    )
+    if (queued or 0) >= rate.amount:
+        log.info("mail: not queued, %d messages to one recipient within %s", queued, limit)
+        return None
+    return queue_email(to, subject, body, recipient=recipient)
 
 
 def _pending_ids() -> list[int]:

@@ -88,6 +88,23 @@ class Kind:
         """Whether members can see (so report) it: hidden things are not reported again."""
         return True
 
+    def lock(self, obj: Any) -> None:
+        """Hold the item's row until the transaction ends, and read it afresh.
+
+        Concurrent reports of one item then count their reporters one after another, each
+        seeing the reports committed before it (PostgreSQL: SELECT ... FOR UPDATE). SQLite
+        has no row locks and needs none: a request's transaction holds the database's write
+        lock from its start (BEGIN IMMEDIATE), and elsewhere the report's INSERT takes it
+        before the count.
+        """
+        model = type(obj)
+        db.session.scalars(
+            sa.select(model)
+            .where(model.id == obj.id)
+            .with_for_update(of=model)  # its own row, not those its relationships join in
+            .execution_options(populate_existing=True)
+        ).one()  # fetched, so that the object is refreshed
+
     def hide(self, obj: Any, why: str) -> None:
         raise InvalidInput("This cannot be hidden.")
 

@@ -71,6 +71,9 @@ class WordExists(DomainError):
     message = "That word is already on the list."
 
 
+GONE = "That could not be found: it may have been removed."
+
+
 # Input ----------------------------------------------------------------------------------
 
 
@@ -198,7 +201,7 @@ def reportable_item(kind: str, item_id: int) -> Item:
     adapter = KINDS.get(kind)
     item = adapter.load(item_id) if adapter is not None else None
     if item is None or adapter is None or not adapter.reportable(item.obj):
-        raise NotFoundError("That could not be found: it may have been removed.")
+        raise NotFoundError(GONE)
     return item
 
 
@@ -228,6 +231,12 @@ def report_item(
     note = clean_multiline(note or "").strip()
     if len(note) > MAX_NOTE:
         raise InvalidInput(f"The note must be {MAX_NOTE:,} characters or fewer.", field="note")
+    # One report of an item at a time from here to the commit, so that the count below sees
+    # every report committed before it: three members reporting at once hide the item.
+    adapter.lock(item.obj)
+    if not adapter.reportable(item.obj):  # hidden (or removed) while we waited
+        raise NotFoundError(GONE)
+    item = adapter.wrap(item.obj)
     existing = db.session.scalar(
         sa.select(Report.id).where(
             Report.reporter_id == reporter.id,

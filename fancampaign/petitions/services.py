@@ -23,6 +23,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload, lazyload, load_only, make_transient_to_detached
 
@@ -31,7 +32,7 @@ from fancampaign.accounts.models import User
 from fancampaign.cache import note_write
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
-from fancampaign.mail.services import queue_email
+from fancampaign.mail.services import queue_capped_email, queue_email
 from fancampaign.moderation.watch import screen
 from fancampaign.petitions.countries import COUNTRIES
 from fancampaign.petitions.models import (
@@ -564,7 +565,7 @@ def sign_as_guest(
         if existing is not None and existing.confirmed_at is None and existing.email:
             _send_confirmation(petition, existing, secret_key, base_url)
         else:
-            queue_email(
+            _mail_guest(
                 email,
                 f"You have already signed “{petition.title}”",
                 f"Hello,\n\nSomeone (perhaps you) tried to sign the petition “{petition.title}” "
@@ -576,11 +577,22 @@ def sign_as_guest(
     _send_confirmation(petition, signature, secret_key, base_url)
 
 
+def _mail_guest(to: str, subject: str, body: str) -> None:
+    """A signing mail to a guest, at most RATELIMIT_SIGN_MAIL to one address however it is
+    spelt: signing over and over (as anyone can, with someone else's address) cannot flood a
+    mailbox. Past the cap nothing is queued, and the guest is answered just the same."""
+    limit = current_app.config.get("RATELIMIT_SIGN_MAIL")
+    if limit:
+        queue_capped_email(to, subject, body, recipient=normalise_email(to), limit=limit)
+    else:
+        queue_email(to, subject, body)
+
+
 def _send_confirmation(
     petition: Petition, signature: Signature, secret_key: str, base_url: str
 ) -> None:
     token = make_signature_token(signature, secret_key)
-    queue_email(
+    _mail_guest(
         signature.email or "",
         f"Confirm your signature on “{petition.title}”",
         f"Hello {signature.name},\n\n"

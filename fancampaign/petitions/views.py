@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
@@ -32,13 +33,65 @@ from fancampaign.petitions.countries import country_name
 from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
 from fancampaign.petitions.models import CARD_OPTIONS, Petition
 from fancampaign.security import embeddable
+from fancampaign.text import normalise_email
 from fancampaign.web import attach_error, base_url, render_form
 
 bp = Blueprint("petitions", __name__)
 
 
-def _sign_limit() -> str:
-    return current_app.config["RATELIMIT_SIGN"]
+# Signing limits. A meetup, a school or a mobile carrier puts many people behind one address, so
+# the address gets only a high ceiling; each member is limited per account and each guest per
+# normalised email (the identity a guest signature is unique by). Withdrawing counts as signing.
+
+SIGN_LIMITED = (
+    "You have signed or withdrawn many times in the last hour. Please wait a while and try again."
+)
+
+
+def _is_member() -> bool:
+    return bool(current_user.is_authenticated)
+
+
+def _is_guest() -> bool:
+    return not _is_member()
+
+
+def _member_key() -> str:
+    return f"sign:user:{current_user.get_id()}"
+
+
+def _guest_address() -> str:
+    return normalise_email(request.form.get("email", "")[:254])
+
+
+def _guest_key() -> str:
+    # Hashed: the limiter's storage never holds an address.
+    return "sign:email:" + hashlib.sha256(_guest_address().encode()).hexdigest()[:32]
+
+
+def _no_guest_address() -> bool:
+    return _is_member() or "@" not in _guest_address()
+
+
+_per_member = limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_SIGN"],
+    scope="sign-member",
+    key_func=_member_key,
+    exempt_when=_is_guest,
+    error_message=SIGN_LIMITED,
+)
+_per_guest_address = limiter.limit(
+    lambda: current_app.config["RATELIMIT_SIGN_EMAIL"],
+    key_func=_guest_key,
+    exempt_when=_no_guest_address,
+    error_message=SIGN_LIMITED,
+)
+_per_ip = limiter.shared_limit(
+    lambda: current_app.config["RATELIMIT_SIGN_IP"],
+    scope="sign-ip",
+    error_message="Many signatures have come from your network in the last hour. Please wait a "
+    "while and try again.",
+)
 
 
 def _load(slug: str, *, for_signing: bool = False) -> Petition:
@@ -216,7 +269,9 @@ def edit(slug: str) -> Any:
 
 
 @bp.route("/petitions/<slug>/sign", methods=["POST"])
-@limiter.limit(_sign_limit)
+@_per_ip
+@_per_member
+@_per_guest_address
 def sign(slug: str) -> Any:
     petition = _load(slug, for_signing=True)
     member = current_user.is_authenticated
@@ -276,7 +331,8 @@ def _act_and_show(action: Callable[[Any, Petition], object], petition: Petition,
 
 
 @bp.route("/petitions/<slug>/withdraw", methods=["POST"])
-@limiter.limit(_sign_limit)
+@_per_ip
+@_per_member
 def withdraw(slug: str) -> Any:
     petition = _load(slug)
     if not current_user.is_authenticated:
