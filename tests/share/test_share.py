@@ -227,3 +227,16 @@ def test_the_sitemap_lists_public_pages_only(app, client):
 @pytest.mark.parametrize("path", ["/favicon.ico", "/robots.txt", "/manifest.webmanifest"])
 def test_site_basics_need_no_database_row(app, client, path):
     assert client.get(path).status_code == 200
+
+
+@pytest.mark.config(ALLOWED_HOSTS=["10.0.0.5"])
+def test_preview_urls_come_from_base_url_not_the_host_header(app, client):
+    petition = make_petition()
+    html = client.get(f"/petitions/{petition.slug}", headers={"Host": "10.0.0.5"}).get_data(
+        as_text=True
+    )
+    tags = meta(html)
+    assert tags["og:url"] == f"http://localhost/petitions/{petition.slug}"
+    assert tags["og:image"] == f"http://localhost/petitions/{petition.slug}/share.png"
+    robots = client.get("/robots.txt", headers={"Host": "10.0.0.5"}).get_data(as_text=True)
+    assert "Sitemap: http://localhost/sitemap.xml" in robots
