@@ -38,6 +38,20 @@ def timeago(value: datetime | None) -> str:
     return "just now"
 
 
+def closes_in(value: datetime | None) -> str:
+    """ "Closes in 12 days" for a deadline ("closes today" within the last day)."""
+    if value is None:
+        return ""
+    seconds = (value - utcnow()).total_seconds()
+    if seconds <= 0:
+        return "Closed"
+    days = int(seconds // 86400)
+    if days == 0:
+        hours = int(seconds // 3600)
+        return f"Closes in {hours} hour{'s' if hours != 1 else ''}" if hours else "Closes soon"
+    return f"Closes in {days} day{'s' if days != 1 else ''}"
+
+
 _TIME_TAG = Markup('<time datetime="%s">%s</time>')
 
 
@@ -123,6 +137,7 @@ def register(app: Flask) -> None:
         if fn.__module__ == policies.__name__:
             app.jinja_env.globals[name] = fn
     app.jinja_env.filters["timeago"] = timeago
+    app.jinja_env.filters["closes_in"] = closes_in
     app.jinja_env.filters["time_tag"] = time_tag
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["url_pattern"] = UrlPattern

@@ -108,7 +108,7 @@ class SignForm(BaseForm):
         description=f"At most {REASON_MAX} characters. Shown on the petition page.",
     )
     country = CountryField("Country", default="")
-    is_public = BooleanField("Show my name publicly on the petition", default=True)
+    is_public = BooleanField("Show my name on this site", default=True)
     keep_updated = BooleanField("Keep me updated about this petition", default=True)
 
 

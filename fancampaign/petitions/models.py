@@ -127,6 +127,14 @@ class Petition(db.Model):
         return next_milestone(self.signature_count)
 
     @property
+    def milestone_marks(self) -> list[tuple[int, float]]:
+        """The milestones below the goal shown (the creator's first goal among them once it
+        is raised), with where each sits on the bar in percent."""
+        goal = self.display_goal
+        marks = {m for m in MILESTONES if m < goal} | ({self.goal} if self.goal < goal else set())
+        return [(m, round(m / goal * 100, 2)) for m in sorted(marks)]
+
+    @property
     def goal_raised(self) -> bool:
         return self.display_goal != self.goal
 

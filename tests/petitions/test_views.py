@@ -83,7 +83,8 @@ def test_goal_raised_is_explained(app, client):
     services.sign_petition(make_user(), petition)
     db.session.commit()
     html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
-    assert "the goal is now 100" in html
+    assert "99 to the next goal of 100" in html
+    assert "The first goal of 1 was reached." in html
 
 
 def test_unknown_and_pending_petitions_are_404_for_visitors(app, client, login):
@@ -470,15 +471,15 @@ def test_a_signature_shows_at_once_on_the_cached_page(app, client):
     app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
     petition = make_petition(goal=10)
     url = f"/petitions/{petition.slug}"
-    assert "data-count>0</span> signatures" in client.get(url).get_data(as_text=True)
+    assert "data-count>0</strong> signed" in client.get(url).get_data(as_text=True)
     cached = client.get(url)
-    assert "data-count>0</span> signatures" in cached.get_data(as_text=True)
+    assert "data-count>0</strong> signed" in cached.get_data(as_text=True)
     fan = make_user()
     db.session.commit()
     other = app.test_client()
     make_login(other)(fan)
     assert other.post(f"{url}/sign", data={}).status_code == 303
-    assert "data-count>1</span> signature<" in client.get(url).get_data(as_text=True)
+    assert "data-count>1</strong> signed" in client.get(url).get_data(as_text=True)
 
 
 @needs_redis
@@ -504,3 +505,41 @@ def test_the_list_is_one_fragment_for_every_viewer_and_follows_signatures(app, c
         html = viewer.get("/petitions").get_data(as_text=True)
         assert html.index("The second petition") < html.index("The first petition")
     assert client.get("/petitions?page=-4").status_code == 200
+
+
+def _sign_box(html: str) -> str:
+    return html.split('id="sign"')[1].split("</section>")[0]
+
+
+def test_the_count_is_shown_once_with_what_is_left_to_the_goal(app, client):
+    petition = make_petition(goal=5000, deadline=utcnow() + timedelta(days=12, hours=3))
+    petition.signature_base = 3404
+    db.session.commit()
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    box = _sign_box(html)
+    assert "<strong data-count>3,404</strong> signed" in box
+    assert "1,596 to the goal of 5,000" in box
+    assert box.count("3,404") == 1  # not once in a heading and again in the bar's text
+    assert "closes in 12 days" in box
+
+
+def test_milestones_are_marked_on_the_bar_and_the_goal_moves_on(app, client):
+    petition = make_petition(goal=1000)
+    petition.signature_base = 1200
+    db.session.commit()
+    assert petition.display_goal == 5000
+    assert petition.milestone_marks == [(100, 2.0), (500, 10.0), (1000, 20.0)]
+    box = _sign_box(client.get(f"/petitions/{petition.slug}").get_data(as_text=True))
+    assert "3,800 to the next goal of 5,000" in box
+    assert box.count('class="goal__mark goal__mark--passed"') == 3
+    assert "style=" not in box  # the CSP allows no inline style
+    assert "Milestones: 100, 500, 1,000." in box
+
+
+def test_a_closed_petition_says_no_more_signatures_and_has_no_sign_bar(app, client):
+    petition = make_petition(status="closed")
+    html = client.get(f"/petitions/{petition.slug}").get_data(as_text=True)
+    assert "no longer takes signatures" in html
+    assert 'class="sign-bar"' not in html
+    open_one = make_petition()
+    assert 'class="sign-bar"' in client.get(f"/petitions/{open_one.slug}").get_data(as_text=True)
