@@ -269,7 +269,7 @@ def test_progress_bar_is_a_progressbar_with_its_value(site, tab):
     # 3 member signatures confirmed (the guest's waits for its link); goal 10.
     assert bar.get_attribute("value") == "3"
     assert bar.get_attribute("max") == "10"
-    assert page.locator(".progress__text").inner_text().startswith("3 of 10")
+    assert page.locator(".goal__count").inner_text().startswith("3 signed · 7 to the goal of 10")
     _open(page, site, "embed")
     assert page.get_by_role("progressbar", name="Signatures towards the goal").count() == 1
 

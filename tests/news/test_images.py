@@ -194,3 +194,17 @@ def test_same_image_twice_is_stored_once(app: Any, client: Any, login: Any, orga
     send(client, data, "b.png")
     assert post_count() == 2
     assert len(stored_files(app)) == 3  # 480, 960 and 1000 wide, shared
+
+
+def test_a_cover_shows_on_the_news_list_and_in_the_link_preview(
+    app: Any, client: Any, login: Any, organiser: Any
+) -> None:
+    login(organiser)
+    assert send(client, image_bytes("PNG", (2000, 1000)), "cover.png").status_code == 302
+    post = db.session.scalar(sa.select(NewsPost))
+    listing = client.get("/news").get_data(as_text=True)
+    assert 'class="news-summary__image"' in listing
+    assert images.filename(post.cover_key, 480) in listing
+    article = client.get(f"/news/{post.slug}").get_data(as_text=True)
+    best = images.filename(post.cover_key, 1600)
+    assert f'<meta property="og:image" content="http://localhost/uploads/{best}">' in article

@@ -543,3 +543,13 @@ def test_a_closed_petition_says_no_more_signatures_and_has_no_sign_bar(app, clie
     assert 'class="sign-bar"' not in html
     open_one = make_petition()
     assert 'class="sign-bar"' in client.get(f"/petitions/{open_one.slug}").get_data(as_text=True)
+
+
+def test_the_petition_list_marks_the_chosen_filter_and_sort(app, client):
+    make_petition()
+    html = client.get("/petitions?status=won&sort=recent").get_data(as_text=True)
+    assert 'href="/petitions?status=won&amp;sort=recent" aria-current="page">Won</a>' in html
+    assert (
+        'href="/petitions?status=won&amp;sort=recent" aria-current="page">Most recent</a>' in html
+    )
+    assert html.count('aria-current="page"') == 3  # the section in the header, filter, sort
