@@ -32,6 +32,8 @@ def make_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "SERVER_NAME": "localhost",
         "BASE_URL": "http://localhost",
+        # The test client asks for BASE_URL's host; servers started by tests listen here.
+        "ALLOWED_HOSTS": ["127.0.0.1"],
     }
     if REDIS_URL:
         config["REDIS_URL"] = REDIS_URL

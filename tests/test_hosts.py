@@ -116,7 +116,7 @@ def test_share_links_feeds_api_and_embed_code_come_from_base_url(client):
 @pytest.mark.parametrize("mode", [{"TESTING": True}, {"DEBUG": True}, {"DEMO": True}])
 def test_outside_production_base_url_defaults_to_this_machine(tmp_path, mode):
     config = make_config(tmp_path, **{"TESTING": False, **mode})
-    del config["BASE_URL"]
+    del config["BASE_URL"], config["ALLOWED_HOSTS"]
 
     app = create_app(config)
 
@@ -139,7 +139,10 @@ def test_a_base_url_that_is_not_an_address_stops_with_a_clear_message(tmp_path, 
 
 
 def test_production_answers_to_base_url_host_only(tmp_path):
-    app = create_app(make_config(tmp_path, TESTING=False, BASE_URL="https://Campaign.Example.org/"))
+    config = make_config(tmp_path, TESTING=False, BASE_URL="https://Campaign.Example.org/")
+    del config["ALLOWED_HOSTS"]
+
+    app = create_app(config)
 
     assert app.config["BASE_URL"] == "https://Campaign.Example.org"
     assert app.config["TRUSTED_HOSTS"] == ["campaign.example.org"]
