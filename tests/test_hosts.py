@@ -154,10 +154,12 @@ def test_the_embed_code_is_an_iframe_on_base_url_that_pastes_safely(client):
 
     html = client.get(f"/petitions/{petition.slug}", headers={"Host": ALIAS}).get_data(as_text=True)
 
-    code = html[html.index('id="embed-code"') :]
-    code = unescape(code[code.index(">") + 1 : code.index("</textarea>")])
     src = f"http://localhost/petitions/{petition.slug}/embed"
     title = "The &#34;director&#39;s cut&#34; &lt;now&gt;"
-    assert code == (
-        f'<iframe src="{src}" title="{title}" width="360" height="240" loading="lazy"></iframe>'
-    )
+    for field, (width, height) in (("embed-code", (300, 250)), ("embed-code-banner", (728, 90))):
+        code = html[html.index(f'id="{field}"') :]
+        code = unescape(code[code.index(">") + 1 : code.index("</textarea>")])
+        assert code == (
+            f'<iframe src="{src}" title="{title}" width="{width}" height="{height}" '
+            'loading="lazy"></iframe>'
+        )

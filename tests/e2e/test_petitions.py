@@ -145,3 +145,36 @@ def test_a_sign_bar_follows_the_text_on_a_phone_until_signed(live_server, browse
     page.wait_for_timeout(200)
     assert not page.locator(".sign-bar").is_visible()  # signed: nothing more to ask
     context.close()
+
+
+FIT_JS = """() => {
+  const doc = document.documentElement;
+  const button = document.querySelector('.embed-widget .button').getBoundingClientRect();
+  const title = document.querySelector('.embed-widget__title').getBoundingClientRect();
+  return {
+    sideways: doc.scrollWidth > doc.clientWidth + 1,
+    downwards: doc.scrollHeight > doc.clientHeight + 1,
+    button: [button.left, button.top, button.right, button.bottom],
+    title: [title.left, title.top, title.right, title.bottom],
+  };
+}"""
+
+
+def test_the_embed_widget_fits_its_card_and_banner_frames(live_server, browser, tmp_path):
+    petition = make_petition(
+        title="Make Alita: Battle Angel 2 happen, and bring the whole original team back to it",
+        goal=5000,
+    )
+    for width, height in ((300, 250), (728, 90)):
+        for scheme in ("light", "dark"):
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, color_scheme=scheme
+            )
+            page = context.new_page()
+            page.goto(f"{live_server.url}/petitions/{petition.slug}/embed")
+            fit = page.evaluate(FIT_JS)
+            page.screenshot(path=str(tmp_path / f"embed-{width}x{height}-{scheme}.png"))
+            context.close()
+            assert not fit["sideways"] and not fit["downwards"], (width, height, fit)
+            left, top, right, bottom = fit["button"]
+            assert left >= 0 and top >= 0 and right <= width and bottom <= height, fit
