@@ -7,6 +7,14 @@ import re
 from tests.factories import PASSWORD, make_category, make_petition, make_user
 
 
+def log_in_as(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Username or email address").fill(username)
+    page.get_by_label(re.compile(r"^Password")).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
 def count_on(page) -> str:
     return page.locator("[data-count]").inner_text().strip()
 
@@ -44,11 +52,7 @@ def test_visitor_signs_and_confirms_by_email(live_server, page, screenshot):
 def test_member_signs_with_one_click(live_server, page):
     petition = make_petition(title="Bring Alita back to cinemas for a night")
     make_user("hugo")
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username or email address").fill("hugo")
-    page.get_by_label(re.compile(r"^Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    log_in_as(page, live_server, "hugo")
     page.goto(f"{live_server.url}/petitions/{petition.slug}")
     assert count_on(page) == "0"
     page.get_by_role("button", name="Sign the petition").click()
@@ -88,11 +92,7 @@ def test_the_sign_button_is_in_the_first_screen(live_server, browser, tmp_path):
                 )
                 page = context.new_page()
                 if member:
-                    page.goto(f"{live_server.url}/login")
-                    page.get_by_label("Username or email address").fill("hugo")
-                    page.get_by_label(re.compile(r"^Password")).fill(PASSWORD)
-                    page.get_by_role("button", name="Log in").click()
-                    page.wait_for_load_state()
+                    log_in_as(page, live_server, "hugo")
                 page.goto(f"{live_server.url}/petitions/{petition.slug}")
                 box = _sign_button_box(page)
                 who = "member" if member else "visitor"
@@ -133,11 +133,7 @@ def test_a_sign_bar_follows_the_text_on_a_phone_until_signed(live_server, browse
 
     context = browser.new_context(viewport={"width": 375, "height": 740})
     page = context.new_page()
-    page.goto(f"{live_server.url}/login")
-    page.get_by_label("Username or email address").fill("hugo")
-    page.get_by_label(re.compile(r"^Password")).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    log_in_as(page, live_server, "hugo")
     page.goto(f"{live_server.url}/petitions/{petition.slug}")
     page.locator("#sign").get_by_role("button", name="Sign the petition").click()
     page.wait_for_load_state()
