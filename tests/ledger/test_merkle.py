@@ -249,3 +249,16 @@ def test_plan_names_the_nodes_a_proof_reads(reference: merkle.MemoryTree) -> Non
     wanted = merkle.plan(lambda node: merkle.inclusion_proof(node, 5, 7))
     assert wanted == {(0, 4), (0, 6), (2, 0)}
     assert merkle.plan(lambda node: merkle.root(node, 8)) == {(3, 0)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 200))
+def test_the_verifier_rebuilds_every_tree_head_leaf_by_leaf(size: int) -> None:
+    from fancampaign.ledger.verifier import TreeBuilder
+
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    whole, builder = merkle.MemoryTree(leaves), TreeBuilder()
+    assert builder.root() == merkle.EMPTY_ROOT
+    for n, leaf in enumerate(leaves, start=1):
+        builder.append(leaf)
+        assert builder.root() == whole.root(n)
