@@ -295,6 +295,11 @@ _COMMON_ERRORS = {
 }
 _BAD = {"400": _error("A parameter is not valid.")}
 _MISSING = {"404": _error("Not found, or not public.")}
+_LOG = {
+    **_BAD,
+    **_MISSING,
+    "503": _error("The petition's log is damaged: rows it needs are missing."),
+}
 
 _LIMIT = {
     "name": "limit",
@@ -371,7 +376,7 @@ PATHS: dict[str, Any] = {
         "listPetitionCheckpoints",
         "The signed checkpoints of a petition's signature log, oldest first",
         _json("CheckpointList", "A page of checkpoints."),
-        {**_BAD, **_MISSING},
+        _LOG,
         [
             _path_param("slug", _SLUG_PARAM, "The petition's slug."),
             {
@@ -388,7 +393,7 @@ PATHS: dict[str, Any] = {
         "getPetitionLogConsistency",
         "Proof that the log of `to` entries extends the log of `from` entries",
         _json("ConsistencyProof", "The proof."),
-        {**_BAD, **_MISSING},
+        _LOG,
         [
             _path_param("slug", _SLUG_PARAM, "The petition's slug."),
             {
@@ -412,7 +417,7 @@ PATHS: dict[str, Any] = {
         "listPetitionLogLeaves",
         "The leaves of a petition's log, to rebuild its tree and recount it",
         _json("LeafList", "A page of leaves."),
-        {**_BAD, **_MISSING},
+        _LOG,
         [
             _path_param("slug", _SLUG_PARAM, "The petition's slug."),
             {
@@ -434,7 +439,7 @@ PATHS: dict[str, Any] = {
         "getPetitionLogInclusion",
         "Where a receipt's leaf is in the latest checkpoint, with its inclusion proof",
         _json("InclusionProof", "The proof."),
-        {**_BAD, **_MISSING},
+        _LOG,
         [
             _path_param("slug", _SLUG_PARAM, "The petition's slug."),
             {

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import current_app
 
-from fancampaign.errors import InvalidInput, NotFoundError
+from fancampaign.errors import DomainError, InvalidInput, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.ledger import merkle
 from fancampaign.ledger.models import CHECKPOINT_EVENTS, Checkpoint, LogEntry, LogNode, PetitionLog
@@ -242,12 +242,15 @@ def _nodes(petition_id: int, keys: Iterable[tuple[int, int]]) -> dict[tuple[int,
         found.update({(level, index): value for level, index, value in rows})
     missing = keys - found.keys()
     if missing:
-        raise LogDamaged(f"The log is missing stored hashes {sorted(missing)[:3]}.")
+        raise LogDamaged(f"The log is damaged: stored hashes {sorted(missing)[:3]} are missing.")
     return found
 
 
-class LogDamaged(Exception):
-    """Stored hashes the tree needs are gone: someone deleted rows under the log."""
+class LogDamaged(DomainError):
+    """Rows the tree needs are gone or changed under the log: say so, never a bare 500."""
+
+    status_code = 503
+    message = "This petition's log is damaged: rows it needs are missing."
 
 
 def _run(petition_id: int, algorithm: Any) -> Any:
@@ -292,9 +295,13 @@ def sequence(petition_id: int) -> tuple[int, int]:
         if row.kind == "add":
             leaf = add_leaf(salt, petition_id, row.signature_id)
             standing += 1
-        else:
+        elif row.withdraws_id in placed:
             leaf = withdraw_leaf(*placed[row.withdraws_id])
             standing -= 1
+        else:
+            raise LogDamaged(
+                f"The log is damaged: withdrawal entry {row.id} names an addition it lacks."
+            )
         placed[row.id] = (position, leaf)
         updates.append({"entry_id": row.id, "index": position, "hash": leaf})
         leaves.append(leaf)

@@ -178,3 +178,23 @@ def test_the_verify_page_explains_a_bad_receipt(app, client, receipt, status):
     response = client.get(f"/petitions/{petition.slug}/verify?receipt={receipt}")
     assert response.status_code == status
     assert 'aria-invalid="true"' in response.get_data(as_text=True)
+
+
+def test_a_damaged_log_answers_503_not_500(app, client):
+    from fancampaign.ledger.models import LogEntry
+
+    petition = make_petition()
+    user = make_user()
+    services.sign_petition(user, petition)
+    services.withdraw_signature(user, petition)
+    db.session.commit()
+    db.session.execute(
+        LogEntry.__table__.delete().where(
+            LogEntry.petition_id == petition.id, LogEntry.kind == "add"
+        )
+    )
+    db.session.commit()
+    path = f"/api/v1/petitions/{petition.slug}/checkpoints"
+    response = client.get(path)
+    assert response.status_code == 503
+    assert "damaged" in check_response(path, response)["error"]["detail"]
