@@ -47,6 +47,7 @@ def main() -> None:
 
     found = bench_run.discover(args)
     os.environ["SECRET_KEY"] = bench_run.SECRET_KEY
+    os.environ["FANCAMPAIGN_LOG_SIGNING_KEY"] = bench_run.LOG_SIGNING_KEY
     from fancampaign import create_app
     from fancampaign.extensions import db
 

@@ -15,6 +15,7 @@ present. The data comes from `fancampaign bench-data` (run it first on that data
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -40,6 +41,8 @@ VENV_BIN = Path(sys.executable).parent
 USER_AGENT = "fancampaign-bench/1.0"
 # A fresh key per run: the cookies made below are signed with it.
 SECRET_KEY = secrets.token_hex(32)
+# The petition log's checkpoint key (production requires one): fresh per run too.
+LOG_SIGNING_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 @dataclass
@@ -100,6 +103,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             # Production settings: the address wrk uses, and the in-process test client's.
             "FANCAMPAIGN_BASE_URL": '"http://127.0.0.1"',
             "FANCAMPAIGN_ALLOWED_HOSTS": '["localhost"]',
+            "FANCAMPAIGN_LOG_SIGNING_KEY": LOG_SIGNING_KEY,
             # Keep the limiter in the measured path, with limits wrk cannot reach.
             "FANCAMPAIGN_RATELIMIT_API": '"1000000 per minute"',
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -202,7 +206,13 @@ def discover(args: argparse.Namespace) -> dict[str, Any]:
     from fancampaign import create_app
     from fancampaign.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database, "SECRET_KEY": SECRET_KEY})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": args.database,
+            "SECRET_KEY": SECRET_KEY,
+            "LOG_SIGNING_KEY": LOG_SIGNING_KEY,
+        }
+    )
     found: dict[str, Any] = {}
     with app.app_context():
         drift = schema_drift(db)

@@ -17,7 +17,14 @@ What it does (nothing here is a test; it measures):
    request is one member's one-click `POST /petitions/<slug>/sign` (every member once).
 4. Reports confirmed signatures per second (rows in the database / wrk's measured time),
    wrk's latency percentiles (p50, p99), the responses that were not a 303 redirect, and
-   checks that the petition's counter equals its rows exactly.
+   checks that the petition's counter equals its rows exactly (and, with the petition log
+   on, that the log has one entry per confirmed row).
+5. Does 1-4 twice in the same run, on two fresh petitions: with the petition log off
+   (LOG_ENABLED=false) and on, and reports the log's share.
+6. Measures, in the same run, bench/bare_app.py under the same gunicorn settings and wrk
+   load: GET /hello, GET /query (one query and a template), and the write ceiling POST
+   /write (one INSERT into a table with a unique (petition, user) constraint, one counter
+   `UPDATE ... n = n + 1`, COMMIT, 303), and reports signing as a share of the write ceiling.
 
 Rate limits stay on, with the signing limit raised so one IP can do this.
 """
@@ -25,6 +32,7 @@ Rate limits stay on, with the signing limit raised so one IP can do this.
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -44,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 USER_AGENT = "fancampaign-sign-bench/1.0"
 SECRET_KEY = "sign-bench-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:32]
+LOG_SIGNING_KEY = base64.b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/fc_sign_bench"
 
 LUA = r"""
@@ -135,7 +144,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def app_env(args: argparse.Namespace) -> dict[str, str]:
+def app_env(args: argparse.Namespace, log: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -144,6 +153,8 @@ def app_env(args: argparse.Namespace) -> dict[str, str]:
             # Production settings: the address wrk uses, and the in-process test client's.
             "FANCAMPAIGN_BASE_URL": '"http://127.0.0.1"',
             "FANCAMPAIGN_ALLOWED_HOSTS": '["localhost"]',
+            "FANCAMPAIGN_LOG_SIGNING_KEY": LOG_SIGNING_KEY,
+            "FANCAMPAIGN_LOG_ENABLED": "true" if log else "false",
             "FANCAMPAIGN_RATELIMIT_SIGN": '"100000000 per minute"',
             "FANCAMPAIGN_RATELIMIT_SIGN_IP": '"100000000 per minute"',
             "FANCAMPAIGN_MAIL_BACKEND": '"console"',
@@ -245,11 +256,13 @@ def prepare(args: argparse.Namespace, users: int, requests_file: Path) -> dict[s
     }
 
 
-def count(args: argparse.Namespace, petition_id: int) -> tuple[int, int]:
+def count(args: argparse.Namespace, petition_id: int) -> tuple[int, int, int]:
+    """(the petition's counter, its confirmed rows, its log's add entries)."""
     import sqlalchemy as sa
 
     from fancampaign import create_app
     from fancampaign.extensions import db
+    from fancampaign.ledger.models import LogEntry
     from fancampaign.petitions.models import Petition, Signature
 
     app = create_app()
@@ -262,8 +275,13 @@ def count(args: argparse.Namespace, petition_id: int) -> tuple[int, int]:
                 Signature.petition_id == petition_id, Signature.confirmed_at.is_not(None)
             )
         )
+        entries = db.session.scalar(
+            sa.select(sa.func.count()).where(
+                LogEntry.petition_id == petition_id, LogEntry.kind == "add"
+            )
+        )
         db.engine.dispose()
-    return int(stored or 0), int(rows or 0)
+    return int(stored or 0), int(rows or 0), int(entries or 0)
 
 
 def free_port() -> int:
@@ -273,7 +291,7 @@ def free_port() -> int:
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a busy machine starts gunicorn slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit("gunicorn exited at start-up")
@@ -319,21 +337,36 @@ def run_wrk(
     return subprocess.run(command, capture_output=True, text=True, check=True)
 
 
-def measure_ceiling(args: argparse.Namespace) -> dict[str, float]:
+POST_LUA = """
+wrk.method = "POST"
+wrk.body = "x=1"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+"""
+
+
+def measure_ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
     """The framework ceiling in the same run: bench/bare_app.py under the same gunicorn
     settings and the same wrk load, GET /hello and GET /query (one primary-key query and a
-    small template), in requests per second."""
+    small template), and the write ceiling POST /write (one INSERT under a unique (petition,
+    user) constraint, one counter `n = n + 1`, COMMIT, 303), in requests per second."""
     port = free_port()
     env = {**app_env(args), "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(gunicorn_command(args, port, "bench.bare_app:app"), cwd=ROOT, env=env)
+    post = tmp / "post.lua"
+    post.write_text(POST_LUA)
     figures = {}
     try:
         wait_for(f"http://127.0.0.1:{port}/hello", server)
-        for name in ("hello", "query"):
-            completed = run_wrk(args, min(args.duration, 10), f"http://127.0.0.1:{port}/{name}")
+        for name in ("hello", "query", "write"):
+            options = ["-s", str(post)] if name == "write" else []
+            completed = run_wrk(
+                args, min(args.duration, 10), f"http://127.0.0.1:{port}/{name}", *options
+            )
             match = re.search(r"Requests/sec:\s+([\d.]+)", completed.stdout)
             if not match:
                 raise SystemExit(completed.stdout + completed.stderr)
+            if name == "write" and "Non-2xx or 3xx responses" in completed.stdout:
+                raise SystemExit("the write ceiling answered errors:\n" + completed.stdout)
             figures[f"bare_{name}_rps"] = float(match.group(1))
     finally:
         server.send_signal(signal.SIGTERM)
@@ -373,82 +406,99 @@ def start_profilers(args: argparse.Namespace, master: int) -> list[subprocess.Po
     ]
 
 
-def main() -> None:
-    args = parse_args()
-    users = args.users or 2500 * args.duration
-    with tempfile.TemporaryDirectory() as tmp:
-        requests_file = Path(tmp) / "requests.tsv"
-        script = Path(tmp) / "sign.lua"
-        script.write_text(LUA)
-        print(f"preparing {users:,} members on {re.sub(r'//[^@]*@', '//', args.database)} ...")
-        info = prepare(args, users, requests_file)
-        ceiling = {} if args.no_ceiling else measure_ceiling(args)
-        port = free_port()
-        server = subprocess.Popen(
-            gunicorn_command(args, port, "wsgi:app"), cwd=ROOT, env=app_env(args)
+def sign_once(args: argparse.Namespace, tmp: Path, users: int, *, log: bool) -> dict[str, Any]:
+    """One signing measurement on a fresh petition, with the petition log on or off."""
+    phase = "on" if log else "off"
+    requests_file = tmp / f"requests-{phase}.tsv"
+    script = tmp / "sign.lua"
+    script.write_text(LUA)
+    info = prepare(args, users, requests_file)
+    port = free_port()
+    server = subprocess.Popen(
+        gunicorn_command(args, port, "wsgi:app"), cwd=ROOT, env=app_env(args, log=log)
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/healthz", server)
+        for _ in range(20):  # warm every worker up (imports, connection pool)
+            urllib.request.urlopen(f"{base}/petitions/{info['slug']}", timeout=10).read()  # noqa: S310
+        spies = start_profilers(args, server.pid)
+        completed = run_wrk(
+            args,
+            args.duration,
+            f"{base}/petitions/{info['slug']}/sign",
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+            str(script),
+            script_args=[str(requests_file), str(args.wrk_threads)],
         )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(f"{base}/healthz", server)
-            for _ in range(20):  # warm every worker up (imports, connection pool)
-                urllib.request.urlopen(f"{base}/petitions/{info['slug']}", timeout=10).read()  # noqa: S310
-            spies = start_profilers(args, server.pid)
-            completed = run_wrk(
-                args,
-                args.duration,
-                f"{base}/petitions/{info['slug']}/sign",
-                "--timeout",
-                "10s",
-                "--latency",
-                "-s",
-                str(script),
-                script_args=[str(requests_file), str(args.wrk_threads)],
-            )
-            for spy in spies:
-                spy.wait(timeout=60)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+        for spy in spies:
+            spy.wait(timeout=60)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
     match = re.search(r"^JSON (.*)$", completed.stdout, flags=re.M)
     if not match:
         raise SystemExit(completed.stdout + completed.stderr)
     figures = json.loads(match.group(1))
-    stored, rows = count(args, info["petition_id"])
-    result = {
+    stored, rows, entries = count(args, info["petition_id"])
+    return {
         **info,
+        "log": log,
+        **figures,
+        "confirmed_rows": rows,
+        "counter": stored,
+        "log_entries": entries,
+        "exact": stored == rows and entries == (rows if log else 0),
+        "signatures_per_second": round(rows / figures["seconds"], 1),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    users = args.users or 2500 * args.duration
+    print(f"preparing {users:,} members per run on {re.sub(r'//[^@]*@', '//', args.database)} ...")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [sign_once(args, Path(tmp), users, log=log) for log in (False, True)]
+        ceiling = {} if args.no_ceiling else measure_ceiling(args, Path(tmp))
+    result = {
         "database": args.database.split("+", 1)[0].split(":", 1)[0],
         "workers": args.workers,
         "worker_class": args.worker_class,
         "connections": args.connections,
         "redis": bool(args.redis),
-        **figures,
-        "confirmed_rows": rows,
-        "counter": stored,
-        "exact": stored == rows,
-        "signatures_per_second": round(rows / figures["seconds"], 1),
+        "log_off": runs[0],
+        "log_on": runs[1],
         **ceiling,
     }
-    print(
-        f"{result['signatures_per_second']:,.0f} confirmed signatures/s over "
-        f"{figures['seconds']:.1f} s with {args.connections} concurrent signers "
-        f"({args.workers} {args.worker_class} gunicorn workers, {result['database']}"
-        f"{' + Redis' if args.redis else ''}); "
-        f"latency p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms; "
-        f"{figures['requests']:,} requests, {figures['non_303']} not 303, "
-        f"{figures['socket_errors']} socket errors, {figures['exhausted']} beyond the members"
-    )
+    for run in runs:
+        print(
+            f"log {'on ' if run['log'] else 'off'}: {run['signatures_per_second']:,.0f} "
+            f"confirmed signatures/s over {run['seconds']:.1f} s with {args.connections} "
+            f"concurrent signers ({args.workers} {args.worker_class} gunicorn workers, "
+            f"{result['database']}{' + Redis' if args.redis else ''}); latency p50 "
+            f"{run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms; {run['requests']:,} requests, "
+            f"{run['non_303']} not 303, {run['socket_errors']} socket errors, "
+            f"{run['exhausted']} beyond the members; counter {run['counter']:,}, rows "
+            f"{run['confirmed_rows']:,}, log entries {run['log_entries']:,}: "
+            f"{'exact' if run['exact'] else 'DRIFT'}"
+        )
+    off, on = runs[0]["signatures_per_second"], runs[1]["signatures_per_second"]
+    print(f"signing with the log = {on / off:.0%} of signing without it (same run)")
     if ceiling:
-        rate = result["signatures_per_second"]
+        write = ceiling["bare_write_rps"]
         print(
             f"same-run ceiling, bare Flask under the same gunicorn and load: "
             f"hello {ceiling['bare_hello_rps']:,.0f} req/s, one query + template "
-            f"{ceiling['bare_query_rps']:,.0f} req/s; signing = "
-            f"{rate / ceiling['bare_query_rps']:.0%} of the query + template figure"
+            f"{ceiling['bare_query_rps']:,.0f} req/s, write (INSERT + counter + COMMIT + 303) "
+            f"{write:,.0f} req/s; signing with the log = {on / write:.0%} of the write "
+            f"ceiling (without: {off / write:.0%})"
         )
-    print(f"counter {stored:,} == rows {rows:,}: {'exact' if stored == rows else 'DRIFT'}")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
-    if stored != rows or figures["non_303"]:
+    if any(not run["exact"] or run["non_303"] for run in runs):
         raise SystemExit(1)
 
 

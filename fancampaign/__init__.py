@@ -19,6 +19,7 @@ AREAS = (
     "notifications",
     "forum",
     "petitions",
+    "ledger",
     "news",
     "moderation",
     "search",

@@ -909,6 +909,18 @@ def set_counters(conn: sa.Connection) -> None:
         conn.execute(sa.text("DELETE FROM petition_counter_slots"))
     for statement in COUNTER_SQL:
         conn.execute(sa.text(statement))
+    if _table("log_entries") is not None:
+        # The petition logs start again from the rows: one `add` entry per confirmed
+        # signature, placed in the tree by each petition's first checkpoint.
+        for table in ("log_checkpoints", "log_nodes", "log_entries", "petition_logs"):
+            conn.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608  (constant names)
+        conn.execute(
+            sa.text(
+                "INSERT INTO log_entries (petition_id, kind, signature_id, created_at) "
+                "SELECT petition_id, 'add', id, confirmed_at FROM signatures "
+                "WHERE confirmed_at IS NOT NULL ORDER BY id"
+            )
+        )
 
 
 def _slots_sql() -> str:

@@ -169,3 +169,7 @@ def register(app: Flask) -> None:
 from fancampaign.benchdata import bench_data_command  # noqa: E402  (bench data set)
 
 main.add_command(bench_data_command)
+# Needs no app (nor its configuration): it checks another site from outside.
+from fancampaign.ledger.cli import verify_log_command  # noqa: E402
+
+main.add_command(verify_log_command)

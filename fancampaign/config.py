@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from datetime import timedelta
@@ -108,6 +109,15 @@ class Defaults:
 
     PER_PAGE = 20
 
+    # The petition log (ledger/): on by default; off only to measure what it costs.
+    LOG_ENABLED = True
+    # The site's Ed25519 key for signing checkpoints: base64 of the 32-byte private key
+    # (FANCAMPAIGN_LOG_SIGNING_KEY). Unset: read from instance/log_signing_key, which the demo
+    # and a development server generate once; production refuses to start without either.
+    LOG_SIGNING_KEY: str | None = None
+    # At most one checkpoint per petition per this many seconds while it changes.
+    LOG_CHECKPOINT_INTERVAL = 60
+
 
 def _env_overrides(app: Flask) -> None:
     # FANCAMPAIGN_FOO=... sets FOO (values parsed as JSON when they parse: 1, true, "x").
@@ -146,6 +156,34 @@ def ensure_demo_secret_key(instance_path: str) -> str:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def new_log_signing_key() -> str:
+    """A fresh Ed25519 private key, base64 (LOG_SIGNING_KEY's format)."""
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _load_log_signing_key(app: Flask) -> None:
+    # Kept once made: every checkpoint ever signed must stay checkable with the same key.
+    if app.config.get("LOG_SIGNING_KEY"):
+        return
+    path = Path(app.instance_path) / "log_signing_key"
+    if path.exists():
+        app.config["LOG_SIGNING_KEY"] = path.read_text().strip()
+    elif app.testing:
+        app.config["LOG_SIGNING_KEY"] = new_log_signing_key()
+    elif not is_production(app):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_log_signing_key())
+        path.chmod(0o600)
+        app.config["LOG_SIGNING_KEY"] = path.read_text().strip()
+    else:
+        raise RuntimeError(
+            "LOG_SIGNING_KEY is not set. In production set FANCAMPAIGN_LOG_SIGNING_KEY to the "
+            "base64 of a 32-byte Ed25519 private key (for example: python -c 'import base64, "
+            "secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())'), keep it "
+            "safe and never change it: it signs the petitions' checkpoints."
+        )
 
 
 def _set_instance_path(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -221,6 +259,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
             )
 
     _base_url_and_hosts(app)
+    _load_log_signing_key(app)
 
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)

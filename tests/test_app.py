@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from fancampaign import create_app
+from fancampaign.config import new_log_signing_key
 from fancampaign.extensions import db
 from tests.conftest import make_config
 
@@ -114,13 +115,29 @@ def test_production_without_a_secret_key_stops_with_a_clear_message(instance):
         create_app()
 
 
+def test_production_without_a_log_signing_key_stops_with_a_clear_message(instance, clean_env):
+    clean_env.setenv("SECRET_KEY", "s3cret")
+    clean_env.setenv("FANCAMPAIGN_BASE_URL", "https://campaign.example.org")
+    with pytest.raises(RuntimeError, match="LOG_SIGNING_KEY is not set"):
+        create_app()
+
+
 def test_production_with_a_secret_key_starts_with_secure_cookies(instance, clean_env):
     clean_env.setenv("SECRET_KEY", "s3cret")
     clean_env.setenv("FANCAMPAIGN_BASE_URL", "https://campaign.example.org")
+    clean_env.setenv("FANCAMPAIGN_LOG_SIGNING_KEY", new_log_signing_key())
     app = create_app()
     assert app.secret_key == "s3cret"
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
+
+
+def test_the_demo_generates_its_log_signing_key_once_and_keeps_it(instance):
+    first = create_app({"DEMO": True})
+    key_file = instance / "log_signing_key"
+    assert key_file.read_text().strip() == first.config["LOG_SIGNING_KEY"]
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert create_app({"DEMO": True}).config["LOG_SIGNING_KEY"] == first.config["LOG_SIGNING_KEY"]
 
 
 def test_the_demo_generates_a_secret_key_once_and_keeps_it(instance):

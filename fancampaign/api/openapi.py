@@ -168,6 +168,94 @@ SCHEMAS: dict[str, Any] = {
     ),
 }
 
+HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256, hex."}
+SCHEMAS["Checkpoint"] = _obj(
+    {
+        "number": {"type": "integer", "minimum": 1},
+        "tree_size": {"type": "integer", "minimum": 0},
+        "root_hash": {**HASH, "description": "RFC 9162 Merkle tree hash of the log, hex."},
+        "standing_count": {
+            "type": "integer",
+            "description": "Signatures counted minus signatures withdrawn in these entries.",
+        },
+        "created_at": {"type": "string", "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$"},
+        "event": {"type": "string", "enum": ["update", "closed", "won", "delivered"]},
+        "key_id": {"type": "string", "description": "First 16 hex digits of SHA-256(public key)."},
+        "signature": {
+            "type": "string",
+            "description": (
+                "Base64 Ed25519 signature, by the key at /.well-known/fancampaign-log-key, of "
+                "the UTF-8 text: 'fancampaign petition log checkpoint v1\\npetition "
+                "{petition_id}\\nsize {tree_size}\\nroot {root_hash}\\nstanding "
+                "{standing_count}\\ntime {created_at}\\nevent {event}\\n'."
+            ),
+        },
+    },
+    "A signed tree head of a petition's append-only signature log.",
+)
+SCHEMAS["CheckpointList"] = _obj(
+    {
+        "petition_id": {"type": "integer", "minimum": 1},
+        "slug": SLUG,
+        "public_key_url": URL,
+        "interval_seconds": {"type": "integer", "minimum": 0},
+        "items": {"type": "array", "items": _ref("Checkpoint")},
+        "next": NEXT,
+    }
+)
+SCHEMAS["LeafList"] = _obj(
+    {
+        "tree_size": {"type": "integer", "minimum": 0, "description": "The latest checkpoint's."},
+        "items": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "index": {"type": "integer", "minimum": 0},
+                    "kind": {"type": "string", "enum": ["add", "withdraw"]},
+                    "leaf_hash": {
+                        **HASH,
+                        "description": (
+                            "SHA-256(0x00 || 'add' 0x00 commitment) for an addition, "
+                            "SHA-256(0x00 || 'withdraw' 0x00 || withdraws as 8 bytes big-endian "
+                            "|| the withdrawn leaf's hash) for a withdrawal."
+                        ),
+                    },
+                    "commitment": {
+                        "type": ["string", "null"],
+                        "pattern": "^[0-9a-f]{64}$",
+                        "description": "Additions: the salted hash of the signature's ids.",
+                    },
+                    "withdraws": {
+                        "type": ["integer", "null"],
+                        "minimum": 0,
+                        "description": "Withdrawals: the index of the addition taken back.",
+                    },
+                }
+            ),
+        },
+        "next": NEXT,
+    },
+    "The leaves of a petition's log in order, up to the latest checkpoint.",
+)
+SCHEMAS["ConsistencyProof"] = _obj(
+    {
+        "from": {"type": "integer", "minimum": 0},
+        "to": {"type": "integer", "minimum": 0},
+        "proof": {"type": "array", "items": HASH},
+    },
+    "RFC 9162 2.1.4 consistency proof between the trees of `from` and `to` entries.",
+)
+SCHEMAS["InclusionProof"] = _obj(
+    {
+        "leaf_index": {"type": "integer", "minimum": 0},
+        "leaf_hash": HASH,
+        "kind": {"type": "string", "enum": ["add", "withdraw"]},
+        "checkpoint": _ref("Checkpoint"),
+        "proof": {"type": "array", "items": HASH},
+    },
+    "RFC 9162 2.1.3 inclusion proof of a leaf in the latest checkpoint.",
+)
+
 _HEADERS = {
     "ETag": {
         "description": "Send it back in If-None-Match to get a 304 when nothing changed.",
@@ -207,6 +295,11 @@ _COMMON_ERRORS = {
 }
 _BAD = {"400": _error("A parameter is not valid.")}
 _MISSING = {"404": _error("Not found, or not public.")}
+_LOG = {
+    **_BAD,
+    **_MISSING,
+    "503": _error("The petition's log is damaged: rows it needs are missing."),
+}
 
 _LIMIT = {
     "name": "limit",
@@ -277,6 +370,86 @@ PATHS: dict[str, Any] = {
         _json("Petition", "The petition.", last_modified=True),
         _MISSING,
         [_path_param("slug", _SLUG_PARAM, "The petition's slug.")],
+        "petitions",
+    ),
+    "/petitions/{slug}/checkpoints": _get(
+        "listPetitionCheckpoints",
+        "The signed checkpoints of a petition's signature log, oldest first",
+        _json("CheckpointList", "A page of checkpoints."),
+        _LOG,
+        [
+            _path_param("slug", _SLUG_PARAM, "The petition's slug."),
+            {
+                "name": "after",
+                "in": "query",
+                "description": "Only checkpoints numbered above this.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0},
+            },
+            _LIMIT,
+        ],
+        "petitions",
+    ),
+    "/petitions/{slug}/consistency": _get(
+        "getPetitionLogConsistency",
+        "Proof that the log of `to` entries extends the log of `from` entries",
+        _json("ConsistencyProof", "The proof."),
+        _LOG,
+        [
+            _path_param("slug", _SLUG_PARAM, "The petition's slug."),
+            {
+                "name": "from",
+                "in": "query",
+                "required": True,
+                "description": "The older tree size (a checkpoint's tree_size).",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            },
+            {
+                "name": "to",
+                "in": "query",
+                "required": True,
+                "description": "The newer tree size, at most the latest checkpoint's.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+            },
+        ],
+        "petitions",
+    ),
+    "/petitions/{slug}/leaves": _get(
+        "listPetitionLogLeaves",
+        "The leaves of a petition's log, to rebuild its tree and recount it",
+        _json("LeafList", "A page of leaves."),
+        _LOG,
+        [
+            _path_param("slug", _SLUG_PARAM, "The petition's slug."),
+            {
+                "name": "start",
+                "in": "query",
+                "description": "The first leaf index.",
+                "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID, "default": 0},
+            },
+            {
+                "name": "limit",
+                "in": "query",
+                "description": "Leaves per page (default 1000).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
+            },
+        ],
+        "petitions",
+    ),
+    "/petitions/{slug}/inclusion": _get(
+        "getPetitionLogInclusion",
+        "Where a receipt's leaf is in the latest checkpoint, with its inclusion proof",
+        _json("InclusionProof", "The proof."),
+        _LOG,
+        [
+            _path_param("slug", _SLUG_PARAM, "The petition's slug."),
+            {
+                "name": "leaf_hash",
+                "in": "query",
+                "required": True,
+                "description": "The receipt: the leaf hash shown after signing.",
+                "schema": HASH,
+            },
+        ],
         "petitions",
     ),
     "/news": _get(

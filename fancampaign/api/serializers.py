@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,32 @@ def iso(value: datetime | None) -> str | None:
 
 def absolute(path: str) -> str:
     return base_url() + path
+
+
+def checkpoint(c: Any) -> dict[str, Any]:
+    """A signed checkpoint of a petition's log: `signature` (base64 Ed25519) covers the text
+    ledger/verifier.py's checkpoint_text builds from the other fields."""
+    return {
+        "number": c.number,
+        "tree_size": c.tree_size,
+        "root_hash": c.root_hash.hex(),
+        "standing_count": c.standing_count,
+        "created_at": c.created_at_text,
+        "event": c.event,
+        "key_id": c.key_id,
+        "signature": base64.b64encode(c.signature).decode(),
+    }
+
+
+def leaf(x: Any) -> dict[str, Any]:
+    """One leaf of a petition's log, with what its hash is made of."""
+    return {
+        "index": x.index,
+        "kind": x.kind,
+        "leaf_hash": x.leaf_hash.hex(),
+        "commitment": x.commitment.hex() if x.commitment is not None else None,
+        "withdraws": x.withdraws,
+    }
 
 
 def petition_summary(p: Any) -> dict[str, Any]:

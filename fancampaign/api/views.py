@@ -28,6 +28,7 @@ from fancampaign.cache import anonymous_page
 from fancampaign.errors import InvalidInput, NotFoundError
 from fancampaign.extensions import csrf, db, limiter, utcnow
 from fancampaign.forum.models import Category, Post, Thread
+from fancampaign.ledger import services as ledger
 from fancampaign.news.models import NewsPost
 from fancampaign.petitions.models import PUBLIC_STATUSES, Petition
 from fancampaign.web import base_url
@@ -221,6 +222,104 @@ def petition(slug: str) -> Any:
     if found is None:
         raise NotFoundError("There is no such petition.")
     return respond(out.petition(found), found.updated_at)
+
+
+# --------------------------------------------------------------------------------------
+# A petition's signature log (ledger/): checkpoints and proofs
+# --------------------------------------------------------------------------------------
+
+
+def _public_petition(slug: str) -> Petition:
+    _check_slug(slug, "petition")
+    found = db.session.scalar(
+        sa.select(Petition).where(Petition.slug == slug, Petition.status.in_(PUBLIC_STATUSES))
+    )
+    if found is None:
+        raise NotFoundError("There is no such petition.")
+    return found
+
+
+@bp.route("/petitions/<slug>/checkpoints")
+def log_checkpoints(slug: str) -> Any:
+    found = _public_petition(slug)
+    after = _int_arg("after", 0, 0, MAX_ID)
+    limit = _limit()
+    ledger.checkpoint_if_due(found)
+    db.session.commit()
+    rows = ledger.list_checkpoints(found.id, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return respond(
+        {
+            "petition_id": found.id,
+            "slug": found.slug,
+            "public_key_url": out.absolute("/.well-known/fancampaign-log-key"),
+            "interval_seconds": ledger.checkpoint_interval(),
+            "items": [out.checkpoint(c) for c in rows],
+            "next": _next_plain(after=rows[-1].number, limit=limit) if more else None,
+        }
+    )
+
+
+def _next_plain(**params: Any) -> str:
+    return out.absolute(f"{request.path}?{urlencode(params)}")
+
+
+@bp.route("/petitions/<slug>/consistency")
+def log_consistency(slug: str) -> Any:
+    found = _public_petition(slug)
+    first = _int_arg("from", 0, 0, MAX_ID)
+    second = _int_arg("to", 0, 0, MAX_ID)
+    try:
+        proof = ledger.consistency(found, first, second)
+    except InvalidInput as err:
+        raise BadParameter(err.message) from err
+    db.session.commit()
+    return respond({"from": first, "to": second, "proof": [h.hex() for h in proof]})
+
+
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@bp.route("/petitions/<slug>/inclusion")
+def log_inclusion(slug: str) -> Any:
+    found = _public_petition(slug)
+    leaf_hash = request.args.get("leaf_hash", "")
+    if not _HASH.fullmatch(leaf_hash):
+        raise BadParameter("`leaf_hash` must be 64 lowercase hex digits (a receipt).")
+    proven = ledger.inclusion(found, bytes.fromhex(leaf_hash))
+    db.session.commit()
+    return respond(
+        {
+            "leaf_index": proven.leaf_index,
+            "leaf_hash": leaf_hash,
+            "kind": proven.kind,
+            "checkpoint": out.checkpoint(proven.checkpoint),
+            "proof": [h.hex() for h in proven.proof],
+        }
+    )
+
+
+MAX_LEAVES = 1000
+
+
+@bp.route("/petitions/<slug>/leaves")
+def log_leaves(slug: str) -> Any:
+    found = _public_petition(slug)
+    start = _int_arg("start", 0, 0, MAX_ID)
+    limit = _int_arg("limit", MAX_LEAVES, 1, MAX_LEAVES)
+    latest, leaves = ledger.list_leaves(found, start, limit)
+    db.session.commit()
+    end = start + len(leaves)
+    return respond(
+        {
+            "tree_size": latest.tree_size,
+            "items": [out.leaf(leaf) for leaf in leaves],
+            "next": (
+                _next_plain(start=end, limit=limit) if leaves and end < latest.tree_size else None
+            ),
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------

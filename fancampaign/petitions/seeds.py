@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from fancampaign.accounts.models import User
 from fancampaign.extensions import db, utcnow
+from fancampaign.ledger import services as ledger
 from fancampaign.petitions import services
 from fancampaign.petitions.models import Petition, Signature
 from fancampaign.seeds import read_seed
@@ -83,6 +84,7 @@ def _bulk_signatures(
             }
         )
     db.session.execute(sa.insert(Signature), rows)
+    ledger.record_existing(petition.id)
 
 
 def _set_counters_from_rows() -> None:

@@ -32,6 +32,7 @@ from fancampaign.accounts.models import User
 from fancampaign.cache import note_write
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
+from fancampaign.ledger import services as ledger
 from fancampaign.mail.services import queue_capped_email, queue_email
 from fancampaign.moderation.watch import screen
 from fancampaign.petitions.countries import COUNTRIES
@@ -279,6 +280,7 @@ def close_petition(actor: User, petition: Petition) -> Petition:
     petition.status = "closed"
     petition.closed_at = petition.effective_closed_at or utcnow()
     db.session.flush()
+    ledger.make_checkpoint(petition, "closed")
     return petition
 
 
@@ -296,6 +298,7 @@ def mark_won(actor: User, petition: Petition, note: str) -> Petition:
     petition.status = "won"
     petition.victory_note = note
     db.session.flush()
+    ledger.make_checkpoint(petition, "won")
     return petition
 
 
@@ -451,6 +454,7 @@ def sign_petition(
     signature_id = _insert_counted(petition, values)
     if signature_id is None:
         return _claim_or_refuse(user, petition, email_normalised)
+    ledger.record_addition(petition.id, signature_id)
     return _attach(Signature(id=signature_id, petition_id=petition.id, **values))
 
 
@@ -478,6 +482,7 @@ def _claim_or_refuse(user: User, petition: Petition, email_normalised: str | Non
     existing.user_id = user.id
     db.session.flush()
     if existing.confirmed_at is None and _mark_confirmed(existing):
+        ledger.record_addition(petition.id, existing.id)
         _bump(petition, +1)
     return existing
 
@@ -598,8 +603,14 @@ def _send_confirmation(
         f"Hello {signature.name},\n\n"
         f"Thank you for signing “{petition.title}”. Your signature counts once you open this "
         f"link and press the Confirm button:\n\n{base_url}/signatures/confirm/{token}\n\n"
-        f"If you did not sign, ignore this email and nothing will be counted.\n",
+        f"If you did not sign, ignore this email and nothing will be counted.\n"
+        f"{_receipt_lines(petition, signature)}",
     )
+
+
+def _receipt_lines(petition: Petition, signature: Signature) -> str:
+    receipt = ledger.receipt_text(petition.id, signature.id)
+    return f"\n{receipt}\n" if receipt else ""
 
 
 def signature_for_token(token: str, secret_key: str, max_age: int) -> Signature:
@@ -635,6 +646,7 @@ def confirm_signature(token: str, secret_key: str, max_age: int) -> tuple[Signat
         raise PetitionClosed()
     if not _mark_confirmed(signature):
         return signature, False
+    ledger.record_addition(petition.id, signature.id)
     _bump(petition, +1)
     return signature, True
 
@@ -651,12 +663,13 @@ def withdraw_signature(user: User, petition: Petition) -> None:
     removed = db.session.execute(
         sa.delete(Signature)
         .where(Signature.petition_id == petition.id, Signature.user_id == user.id)
-        .returning(Signature.confirmed_at)
+        .returning(Signature.id, Signature.confirmed_at)
         .execution_options(synchronize_session=False)
     ).all()
     if not removed:
         raise NotSigned()
     if removed[0].confirmed_at is not None:
+        ledger.record_withdrawal(petition.id, removed[0].id)
         _bump(petition, -1)
 
 
@@ -1006,6 +1019,7 @@ def claim_guest_signatures(user: User) -> int:
             and signature.petition.is_open
             and _mark_confirmed(signature)
         ):
+            ledger.record_addition(signature.petition_id, signature.id)
             _bump(signature.petition, +1)
     return len(guests)
 

@@ -28,6 +28,7 @@ from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import organiser_required, participant_required
+from fancampaign.ledger import services as ledger
 from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.petitions.countries import country_name
 from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
@@ -286,7 +287,8 @@ def sign(slug: str) -> Any:
     }
     try:
         if member:
-            services.sign_petition(current_user, petition, **extras)
+            signed = services.sign_petition(current_user, petition, **extras)
+            receipt = ledger.receipt_text(petition.id, signed.id)
         else:
             services.sign_as_guest(
                 petition,
@@ -306,7 +308,7 @@ def sign(slug: str) -> Any:
         return _show(_load(slug), sign_form=form, status=err.status_code)
     db.session.commit()
     if member:
-        flash("Thank you for signing! Your signature has been counted.", "success")
+        flash(f"Thank you for signing! Your signature has been counted. {receipt}", "success")
         return redirect(url_for("petitions.show", slug=slug, _anchor="sign"), 303)
     return redirect(url_for("petitions.check_inbox", slug=slug), 303)
 
@@ -356,7 +358,9 @@ def confirm(token: str) -> Any:
         return render_template("petitions/token_invalid.html", message=err.message), 409
     db.session.commit()
     if counted:
-        flash("Thank you! Your signature has been confirmed and counted.", "success")
+        receipt = ledger.receipt_text(signature.petition_id, signature.id)
+        db.session.commit()
+        flash(f"Thank you! Your signature has been confirmed and counted. {receipt}", "success")
     else:
         flash("Your signature was already confirmed.", "info")
     return redirect(url_for("petitions.show", slug=signature.petition.slug), 303)
