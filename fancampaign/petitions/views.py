@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from fancampaign import policies
 from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
@@ -62,7 +63,11 @@ def _member_key() -> str:
 
 
 def _guest_address() -> str:
-    return normalise_email(request.form.get("email", "")[:254])
+    try:
+        email = request.form.get("email", "")
+    except HTTPException:  # a body too large to read: no address, and the view refuses it
+        return ""
+    return normalise_email(email[:254])
 
 
 def _guest_key() -> str:
