@@ -34,6 +34,7 @@ __all__ = [
     "render_markdown",
     "slugify",
     "summarise",
+    "without_quotes",
 ]
 
 MAX_MENTIONS = 20
@@ -344,9 +345,9 @@ def extract_mentions(source: str) -> set[str]:
     return set(found)
 
 
-def _without_quotes(source: str) -> str:
-    """The Markdown without its blockquotes: quoting a post quotes its own words, never the
-    quotes inside it (which may be of a post since hidden)."""
+def without_quotes(source: str) -> str:
+    """The Markdown without its blockquotes: a post's own words. Quoting a post quotes these,
+    never the quotes inside it (which may be of a post since hidden); search indexes these."""
     lines = source.split("\n")
     for token in _parse(source):
         if token.type == "blockquote_open" and token.level == 0 and token.map:
@@ -362,7 +363,7 @@ def quote_markdown(author: str, source: str, post_id: int | None = None) -> str:
     name = clean_text(author)
     if not _USERNAME_RE.fullmatch(name):
         name = _MD_PUNCTUATION_RE.sub(r"\\\1", name)
-    body = _without_quotes(clean_multiline(source))
+    body = without_quotes(clean_multiline(source))
     wrote = "wrote" if post_id is None else f"[wrote]({QUOTE_SOURCE_PATH.format(id=post_id)})"
     header = f"@{name} {wrote}:"
     lines = [header, "", *body.split("\n")] if body else [header]

@@ -183,3 +183,14 @@ def test_a_quote_links_to_its_source_post(client, login):
     quoting = _quoting_reply(post)
     assert f'<blockquote data-quote="{post.id}">' in quoting.body_html
     assert f'<a href="/forum/p/{post.id}"' in quoting.body_html
+
+
+def test_hidden_post_is_not_found_through_the_replies_quoting_it(client, login, moderator):
+    thread = make_thread(make_user("opener"))
+    post = make_reply(make_user("writer"), thread, f"{SECRET} was here.")
+    _quoting_reply(post)
+    services.hide_item(moderator, services.get_item("post", post.id), "Abuse.")
+    db.session.commit()
+    login(make_user())
+    assert "Nothing matches" in client.get("/search?q=Zorblax").get_data(as_text=True)
+    assert "Nothing matches" not in client.get("/search?q=agree").get_data(as_text=True)
