@@ -225,7 +225,7 @@ def test_quote_link_prefills_the_reply_box(client: Any, login: Any) -> None:
     login(make_user())
     html = main_html(client.get(f"/forum/t/{thread.id}?quote={post.id}"))
     textarea = reply_box(html)
-    assert "&gt; @hugo wrote:" in textarea
+    assert f"&gt; @hugo [wrote](/forum/p/{post.id}):" in textarea
     assert "&gt; What do you want to see in the sequel?" in textarea
     assert 'data-quote-target="body"' in html
     # A post from another thread, or an unknown one, quotes nothing.
