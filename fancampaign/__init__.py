@@ -104,6 +104,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_areas(app: Flask) -> None:
+    from fancampaign import routing
+
+    routing.register(app)  # before any area adds a rule
     for area in AREAS:
         views = importlib.import_module(f"fancampaign.{area}.views")
         app.register_blueprint(views.bp)

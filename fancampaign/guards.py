@@ -26,7 +26,9 @@ def guard(predicate: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Ca
             if not current_user.is_authenticated:
                 return _to_login()
             if not predicate(current_user):
-                abort(403)
+                # A suspended organiser or moderator is told why their tools are gone.
+                standing = policies.in_good_standing(current_user)
+                abort(403, None if standing else policies.participation_problem(current_user))
             return view(*args, **kwargs)
 
         return wrapped

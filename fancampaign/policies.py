@@ -101,6 +101,14 @@ def can_see_hidden(user: Any, item: Any) -> bool:
     return can_moderate(user) or (is_member(user) and item.author_id == user.id)
 
 
+def can_read_post(user: Any, post: Any) -> bool:
+    """A post's words, on its page or quoted in another: hidden ones as `can_see_hidden` says,
+    deleted ones for moderators only."""
+    if getattr(post, "is_deleted", False):
+        return can_moderate(user)
+    return can_see_hidden(user, post)
+
+
 def can_start_thread(user: Any, category: Any) -> bool:
     """Participants start threads; categories marked staff-only take them from organisers up."""
     if not can_participate(user):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from html import escape as _html_escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,13 +25,16 @@ __all__ = [
     "clean_multiline",
     "clean_text",
     "extract_mentions",
+    "hide_quotes",
     "normalise_email",
     "plain_text",
     "quote_markdown",
+    "quoted_post_ids",
     "reading_time",
     "render_markdown",
     "slugify",
     "summarise",
+    "without_quotes",
 ]
 
 MAX_MENTIONS = 20
@@ -49,6 +52,13 @@ _BIDI_CONTROLS = dict.fromkeys(
     None,
 )
 _MD_PUNCTUATION_RE = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|~&])")
+# A quote's source: quote_markdown's header, and what the rendered blockquote carries.
+QUOTE_SOURCE_PATH = "/forum/p/{id}"
+HIDDEN_QUOTE_NOTE = "Quoted post is hidden."
+_QUOTE_ID_RE = re.compile(r"[1-9][0-9]{0,9}")
+_QUOTE_SOURCE_RE = re.compile(r"@[^\n]{1,120}? \[wrote\]\(/forum/p/([1-9][0-9]{0,9})\):$")
+_QUOTE_OPEN_RE = re.compile(r'<blockquote data-quote="([0-9]+)">')
+_BLOCKQUOTE_TAG_RE = re.compile(r'<blockquote(?: data-quote="([0-9]+)")?>|</blockquote>')
 
 _ALLOWED_TAGS = {
     "p",
@@ -80,6 +90,7 @@ _ALLOWED_TAGS = {
 }
 _ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
+    "blockquote": {"data-quote"},
     "img": {"src", "alt", "title"},
     "ol": {"start"},
 }
@@ -119,11 +130,15 @@ def _is_allowed_link(url: str) -> bool:
     return scheme in _LINK_SCHEMES and url.lower().startswith(scheme + ":")
 
 
-def _is_allowed_image(url: str) -> bool:
-    """Images may come from https:// hosts or from our own /uploads/ without dot segments."""
+def _is_external_image(url: str) -> bool:
+    """An image on another host: shown as a link, so reading a page calls no third party."""
     url = url.strip()
-    if url.lower().startswith("https://") and len(url) > len("https://"):
-        return True
+    return url.lower().startswith("https://") and len(url) > len("https://")
+
+
+def _is_allowed_image(url: str) -> bool:
+    """Images load only from our own /uploads/, without dot segments."""
+    url = url.strip()
     if url.startswith("/uploads/"):
         path = unquote(url.split("?", 1)[0].split("#", 1)[0]).replace("\\", "/")
         return not any(part in {".", ".."} for part in path.split("/"))
@@ -136,6 +151,8 @@ def _attribute_filter(element: str, attribute: str, value: str) -> str | None:
         return value if _is_allowed_link(value) else None
     if attribute == "src":
         return value if element == "img" and _is_allowed_image(value) else None
+    if attribute == "data-quote":
+        return value if _QUOTE_ID_RE.fullmatch(value) else None
     return value
 
 
@@ -240,6 +257,25 @@ def _demote_h1_rule(state: StateCore) -> None:
             token.tag = "h2"
 
 
+def _quote_source_rule(state: StateCore) -> None:
+    """Core rule: a blockquote headed `@name [wrote](/forum/p/<id>):` (see quote_markdown)
+    carries its source post's id, so readers who may not see that post get a note instead."""
+    tokens = state.tokens
+    for index, token in enumerate(tokens[:-2]):
+        if token.type != "blockquote_open" or tokens[index + 1].type != "paragraph_open":
+            continue
+        match = _QUOTE_SOURCE_RE.match(tokens[index + 2].content)
+        if match:
+            token.attrSet("data-quote", match.group(1))
+
+
+def _inside_link(tokens: Sequence[Token], idx: int) -> bool:
+    depth = 0
+    for token in tokens[:idx]:
+        depth += {"link_open": 1, "link_close": -1}.get(token.type, 0)
+    return depth > 0
+
+
 def _render_image(
     self: RendererHTML,
     tokens: Sequence[Token],
@@ -247,11 +283,15 @@ def _render_image(
     options: OptionsDict,
     env: EnvType,
 ) -> str:
-    """Render allowed images lazily; replace any other image by its escaped alt text."""
+    """Our own uploads render as lazy images; an image on another host becomes a link to it
+    (no reader's browser calls that host unasked); anything else is its escaped alt text."""
     token = tokens[idx]
     src = str(token.attrGet("src") or "")
+    alt = self.renderInlineAsText(token.children, options, env)
+    if _is_external_image(src) and _is_allowed_link(src) and not _inside_link(tokens, idx):
+        label = f"Image: {alt}" if alt.strip() else f"Image on {urlsplit(src.strip()).hostname}"
+        return f'<a href="{_html_escape(src.strip())}">{_html_escape(label, quote=False)}</a>'
     if not _is_allowed_image(src):
-        alt = self.renderInlineAsText(token.children, options, env)
         return _html_escape(alt, quote=False)
     token.attrSet("loading", "lazy")
     return RendererHTML.image(self, tokens, idx, options, env)
@@ -263,6 +303,7 @@ def _make_parser() -> MarkdownIt:
     md.enable(["table", "strikethrough", "linkify"])
     md.core.ruler.after("linkify", "fancampaign_mentions", _mention_rule)
     md.core.ruler.push("fancampaign_demote_h1", _demote_h1_rule)
+    md.core.ruler.push("fancampaign_quote_sources", _quote_source_rule)
     md.add_render_rule("image", _render_image)
     return md
 
@@ -304,15 +345,67 @@ def extract_mentions(source: str) -> set[str]:
     return set(found)
 
 
-def quote_markdown(author: str, source: str) -> str:
-    """A blockquote of the post headed by `@author wrote:`, followed by a blank line."""
+def without_quotes(source: str) -> str:
+    """The Markdown without its blockquotes: a post's own words. Quoting a post quotes these,
+    never the quotes inside it (which may be of a post since hidden); search indexes these."""
+    lines = source.split("\n")
+    for token in _parse(source):
+        if token.type == "blockquote_open" and token.level == 0 and token.map:
+            start, end = token.map
+            lines[start:end] = [None] * (end - start)  # type: ignore[list-item]
+    kept = "\n".join(line for line in lines if line is not None)
+    return re.sub(r"\n{3,}", "\n\n", kept).strip("\n")
+
+
+def quote_markdown(author: str, source: str, post_id: int | None = None) -> str:
+    """A blockquote of the post headed by `@author wrote:`, followed by a blank line; with
+    `post_id`, "wrote" links to the source post and the rendered quote names it."""
     name = clean_text(author)
     if not _USERNAME_RE.fullmatch(name):
         name = _MD_PUNCTUATION_RE.sub(r"\\\1", name)
-    body = clean_multiline(source)
-    lines = [f"@{name} wrote:", "", *body.split("\n")] if body else [f"@{name} wrote:"]
+    body = without_quotes(clean_multiline(source))
+    wrote = "wrote" if post_id is None else f"[wrote]({QUOTE_SOURCE_PATH.format(id=post_id)})"
+    header = f"@{name} {wrote}:"
+    lines = [header, "", *body.split("\n")] if body else [header]
     quoted = "\n".join(f"> {line}" if line else ">" for line in lines)
     return quoted + "\n\n"
+
+
+def quoted_post_ids(html: str) -> set[int]:
+    """The ids of the posts quoted in rendered HTML (nested quotes included)."""
+    if 'data-quote="' not in html:
+        return set()
+    return {int(found) for found in _QUOTE_OPEN_RE.findall(html)}
+
+
+def hide_quotes(html: str, hidden: Container[int], note: str = HIDDEN_QUOTE_NOTE) -> str:
+    """Rendered HTML with each quote of a post in `hidden` (outermost first) replaced by `note`.
+
+    Applied when a page is shown, to HTML sanitised when it was written: its blockquote tags
+    are exactly `<blockquote>`, `<blockquote data-quote="N">` and `</blockquote>`.
+    """
+    if 'data-quote="' not in html:
+        return html
+    out: list[str] = []
+    last = depth = 0
+    hiding_at: int | None = None
+    quoted = ""
+    for match in _BLOCKQUOTE_TAG_RE.finditer(html):
+        if match.group(0) == "</blockquote>":
+            depth -= 1
+            if hiding_at == depth:
+                out.append(
+                    f'<blockquote class="quote-hidden" data-quote="{quoted}">'
+                    f"<p>{_html_escape(note, quote=False)}</p></blockquote>"
+                )
+                last, hiding_at = match.end(), None
+            continue
+        if hiding_at is None and match.group(1) and int(match.group(1)) in hidden:
+            out.append(html[last : match.start()])
+            hiding_at, quoted = depth, match.group(1)
+        depth += 1
+    out.append(html[last:])
+    return "".join(out)
 
 
 def plain_text(source: str) -> str:

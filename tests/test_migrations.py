@@ -58,3 +58,68 @@ def test_migrations_match_the_models(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="PostgreSQL only")
 def test_postgres_is_really_used(app) -> None:
     assert db.engine.dialect.name == "postgresql"
+
+
+def test_stored_external_images_become_links(tmp_path: Path) -> None:
+    from tests.factories import make_thread
+
+    old_html = (
+        '<p>Look <img src="https://tracker.example/p.png?u=1&amp;v=2" alt="a &lt;cat&gt;"'
+        ' loading="lazy"> and <img src="/uploads/ab/cd.webp" alt="" loading="lazy">'
+        ' <a href="https://x.org" rel="nofollow ugc noopener"><img src="https://t.example/'
+        'c.png" alt="cover" loading="lazy"></a></p>\n'
+    )
+    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=_fresh_database_url(tmp_path)))
+    with app.app_context():
+        upgrade(revision="5d2e8a7c4b10")
+        make_thread()
+        post_id = db.session.scalar(sa.text("SELECT min(id) FROM posts"))
+        db.session.execute(sa.text("UPDATE posts SET body_html = :h"), {"h": old_html})
+        db.session.commit()
+        upgrade()
+        stored = db.session.scalar(
+            sa.text("SELECT body_html FROM posts WHERE id = :i"), {"i": post_id}
+        )
+        assert stored == (
+            '<p>Look <a href="https://tracker.example/p.png?u=1&amp;v=2" rel="nofollow ugc'
+            ' noopener">Image: a &lt;cat&gt;</a> and <img src="/uploads/ab/cd.webp" alt=""'
+            ' loading="lazy"> <a href="https://x.org" rel="nofollow ugc noopener">cover</a></p>\n'
+        )
+        db.session.remove()
+        downgrade(revision="base")
+        db.engine.dispose()
+
+
+def test_quotes_written_before_name_their_source(tmp_path: Path) -> None:
+    from fancampaign.forum.services import reply
+    from fancampaign.text import quote_markdown
+    from tests.factories import make_reply, make_thread, make_user
+
+    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=_fresh_database_url(tmp_path)))
+    with app.app_context():
+        upgrade(revision="18d8c5a10bdc")
+        alice, bob = make_user("alice"), make_user("bob")
+        thread = make_thread(make_user("opener"))
+        first = make_reply(alice, thread, "Alita deserves a sequel.\n\nSay it louder.")
+        second = make_reply(alice, thread, "Another thought entirely, on the soundtrack.")
+        old = quote_markdown("alice", first.body) + quote_markdown("alice", "Made up words")
+        old += quote_markdown("alice", second.body) + "Agreed."  # quotes as they were written
+        quoting = reply(bob, thread, old)
+        db.session.commit()
+        assert "data-quote" not in quoting.body_html
+        quoting_id, first_id, second_id = quoting.id, first.id, second.id
+        db.session.remove()
+        upgrade()
+        body, html = db.session.execute(
+            sa.text("SELECT body, body_html FROM posts WHERE id = :i"), {"i": quoting_id}
+        ).one()
+        assert body.startswith(f"> @alice [wrote](/forum/p/{first_id}):\n")
+        assert "> @alice wrote:\n>\n> Made up words" in body  # no source: left alone
+        assert f"> @alice [wrote](/forum/p/{second_id}):\n" in body
+        assert html.count("<blockquote data-quote=") == 2
+        assert f'<blockquote data-quote="{first_id}">' in html
+        assert f'<blockquote data-quote="{second_id}">' in html
+        assert f'<a href="/forum/p/{second_id}" rel="nofollow ugc noopener">wrote</a>' in html
+        db.session.remove()
+        downgrade(revision="base")
+        db.engine.dispose()

@@ -14,9 +14,11 @@ from fancampaign.text import (
     clean_multiline,
     clean_text,
     extract_mentions,
+    hide_quotes,
     normalise_email,
     plain_text,
     quote_markdown,
+    quoted_post_ids,
     reading_time,
     render_markdown,
     slugify,
@@ -263,9 +265,19 @@ def test_markdown_tables_strikethrough_and_linkify_are_enabled() -> None:
     assert {"table", "thead", "tbody", "tr", "th", "td", "s", "a"} <= set(tags)
 
 
-def test_https_images_are_kept_and_lazy() -> None:
-    images = attrs_of(render_markdown("![cat](https://img.example/cat.png)"), "img")
-    assert images == [{"src": "https://img.example/cat.png", "alt": "cat", "loading": "lazy"}]
+def test_user_content_loads_no_third_party_image() -> None:
+    out = render_markdown("![cat](https://img.example/cat.png) and ![](https://img.example/x)")
+    assert attrs_of(out, "img") == []
+    links = attrs_of(out, "a")
+    assert [link["href"] for link in links] == [
+        "https://img.example/cat.png",
+        "https://img.example/x",
+    ]
+    assert "Image: cat" in out and "Image on img.example" in out
+    # An external image inside a link leaves the link and its alt text, no nested link.
+    linked = render_markdown("[![cover](https://img.example/c.png)](https://example.org)")
+    assert [a["href"] for a in attrs_of(linked, "a")] == ["https://example.org"]
+    assert "cover" in linked and "img" not in linked
 
 
 def test_uploaded_images_are_allowed() -> None:
@@ -464,12 +476,42 @@ def test_quote_markdown_is_an_attributed_blockquote_followed_by_a_blank_line() -
     assert quoted == "> @alice wrote:\n>\n> Hello\n>\n> World\n\n"
 
 
-def test_quote_markdown_nests_existing_quotes_and_renders_as_one_blockquote() -> None:
-    quoted = quote_markdown("bob", "> earlier\n\nreply")
-    assert quoted.startswith("> @bob wrote:\n")
+def test_quote_markdown_quotes_the_posts_own_words_not_its_quotes() -> None:
+    quoted = quote_markdown("bob", "> @amy wrote:\n>\n> earlier\n\nreply\n\n> more\n\nend")
+    assert quoted == "> @bob wrote:\n>\n> reply\n>\n> end\n\n"
     out = render_markdown(quoted, mentions=["bob"])
-    assert out.count("<blockquote>") == 2
-    assert 'href="/u/bob"' in out
+    assert out.count("<blockquote>") == 1 and "earlier" not in out
+
+
+def test_quote_markdown_names_its_source_post_and_the_rendered_quote_carries_it() -> None:
+    quoted = quote_markdown("bob", "Hello", 42)
+    assert quoted == "> @bob [wrote](/forum/p/42):\n>\n> Hello\n\n"
+    out = render_markdown(quoted + "Me too.", mentions=["bob"])
+    assert '<blockquote data-quote="42">' in out
+    assert '<a href="/forum/p/42" rel="nofollow ugc noopener">wrote</a>' in out
+    # Nobody forges the attribute: raw HTML is text, and only digits pass the sanitiser.
+    forged = render_markdown(
+        '<blockquote data-quote="7">x</blockquote>\n\n'
+        '![<blockquote data-quote="7">](/uploads/a.png)'
+    )
+    assert "<blockquote" not in forged and quoted_post_ids(forged) == set()
+    assert quoted_post_ids(out) == {42}
+
+
+def test_hide_quotes_replaces_the_outermost_hidden_quote_only() -> None:
+    inner = quote_markdown("amy", "Secret words", 7)
+    outer_source = "> @bob [wrote](/forum/p/8):\n>\n> Public words\n>\n" + "".join(
+        f"> {line}\n" if line else ">\n" for line in inner.rstrip("\n").split("\n")
+    )
+    html = render_markdown(outer_source + "\nMine.")
+    assert quoted_post_ids(html) == {7, 8}
+    only_inner = hide_quotes(html, {7})
+    assert "Secret words" not in only_inner and "Public words" in only_inner
+    assert only_inner.count("Quoted post is hidden.") == 1
+    both = hide_quotes(html, {8, 7})
+    assert "Public words" not in both and both.count("Quoted post is hidden.") == 1
+    assert both.endswith("<p>Mine.</p>\n")
+    assert hide_quotes(html, set()) == html
 
 
 def test_plain_text_has_no_markup_and_collapsed_whitespace() -> None:

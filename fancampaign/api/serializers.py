@@ -130,7 +130,7 @@ def post(p: Any) -> dict[str, Any]:
     return {
         "id": p.id,
         "author": author.username if author is not None and not author.is_deleted else None,
-        "body_html": p.body_html,
+        "body_html": p.readable_html,
         "created_at": iso(p.created_at),
         "edited_at": iso(p.edited_at),
         "url": absolute(f"/forum/p/{p.id}"),

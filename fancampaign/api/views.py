@@ -28,6 +28,7 @@ from fancampaign.cache import anonymous_page
 from fancampaign.errors import InvalidInput, NotFoundError
 from fancampaign.extensions import csrf, db, limiter, utcnow
 from fancampaign.forum.models import Category, Post, Thread
+from fancampaign.forum.services import apply_quote_visibility
 from fancampaign.ledger import services as ledger
 from fancampaign.news.models import NewsPost
 from fancampaign.petitions.models import PUBLIC_STATUSES, Petition
@@ -426,6 +427,7 @@ def thread(thread_id: int) -> Any:
         per_page=per_page,
         error_out=False,
     )
+    apply_quote_visibility(None, posts.items)  # the API reads as a visitor does
     next_link = None
     if posts.has_next:
         next_link = out.absolute(

@@ -137,6 +137,17 @@ class Post(db.Model):
     def is_visible(self) -> bool:
         return not self.is_hidden and not self.is_deleted
 
+    @property
+    def readable_html(self) -> str:
+        """body_html as this request's viewer may read it: services.apply_quote_visibility
+        swaps the quotes of posts they may not read (every page of posts goes through it)."""
+        return self.__dict__.get("_readable_html") or self.body_html
+
+    @property
+    def unreadable_quote_authors(self) -> tuple[int, ...]:
+        """Authors of the posts quoted here that this viewer may not read (they may)."""
+        return self.__dict__.get("_unreadable_quote_authors", ())
+
     def __repr__(self) -> str:
         return f"<Post {self.id} in {self.thread_id}>"
 

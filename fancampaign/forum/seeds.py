@@ -46,7 +46,7 @@ def _load_thread(
         body = reply["body"]
         if "quote" in reply:
             quoted = posts[reply["quote"]]
-            body = quote_markdown(quoted.author.username, quoted.body) + body
+            body = quote_markdown(quoted.author.username, quoted.body, quoted.id) + body
         post = services.reply(users[reply["author"]], thread, body)
         _backdate(None, post, now - timedelta(hours=reply.get("hours_ago", 0)))
         posts.append(post)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,7 +42,16 @@ from fancampaign.forum.models import (
 )
 from fancampaign.moderation import watch
 from fancampaign.notifications.services import notify
-from fancampaign.text import clean_multiline, clean_text, extract_mentions, render_markdown, slugify
+from fancampaign.routing import MAX_ID
+from fancampaign.text import (
+    clean_multiline,
+    clean_text,
+    extract_mentions,
+    hide_quotes,
+    quoted_post_ids,
+    render_markdown,
+    slugify,
+)
 
 PER_PAGE = 20
 HELD = "held"
@@ -68,7 +78,10 @@ RESERVED_SLUGS = frozenset({"t", "p", "categories", "new", "feed"})
 
 # Input rules ----------------------------------------------------------------------------
 
-_QUOTE_HEADER_RE = re.compile(r"^[ \t]*(?:>[ \t]*)+@([A-Za-z0-9_]{3,30}) wrote:", re.MULTILINE)
+_QUOTE_HEADER_RE = re.compile(
+    r"^[ \t]*(?:>[ \t]*)+@([A-Za-z0-9_]{3,30}) (?:wrote|\[wrote\]\(/forum/p/[0-9]+\)):",
+    re.MULTILINE,
+)
 
 
 def _has_visible_text(value: str) -> bool:
@@ -190,6 +203,48 @@ def get_post(post_id: int, viewer: Any) -> Post:
     return post
 
 
+def apply_quote_visibility(viewer: Any, posts: Sequence[Post]) -> None:
+    """Set each post's readable_html for this viewer: a quote of a post they may not read
+    (`policies.can_read_post`, in a thread they may see) says "Quoted post is hidden" instead.
+
+    One query for a page of posts, none when nothing on it quotes; the stored HTML is not
+    re-rendered, only its marked quotes swapped.
+    """
+    quoted = {
+        found for post in posts for found in quoted_post_ids(post.body_html) if found <= MAX_ID
+    }
+    states = {}
+    if quoted:
+        rows = db.session.execute(
+            sa.select(
+                Post.id,
+                Post.author_id,
+                Post.is_hidden,
+                Post.is_deleted,
+                Thread.is_hidden.label("thread_is_hidden"),
+                Thread.author_id.label("thread_author_id"),
+            )
+            .join(Thread, Thread.id == Post.thread_id)
+            .where(Post.id.in_(sorted(quoted)))
+        )
+        states = {row.id: row for row in rows}
+    unreadable = {
+        quoted_id
+        for quoted_id in quoted
+        if (row := states.get(quoted_id)) is None
+        or not policies.can_read_post(viewer, row)
+        or not policies.can_see_hidden(
+            viewer, SimpleNamespace(is_hidden=row.thread_is_hidden, author_id=row.thread_author_id)
+        )
+    }
+    for post in posts:
+        mine = quoted_post_ids(post.body_html) & unreadable if unreadable else set()
+        post.__dict__["_readable_html"] = hide_quotes(post.body_html, mine) if mine else None
+        post.__dict__["_unreadable_quote_authors"] = tuple(
+            sorted({states[i].author_id for i in mine if i in states and states[i].author_id})
+        )
+
+
 class _CountedPagination(SelectPagination):
     """Offset pagination whose total comes from a denormalised counter, not COUNT(*)."""
 
@@ -296,7 +351,9 @@ def posts_page(
     ids = _visible_posts(thread, viewer).with_only_columns(Post.id).order_by(Post.id)
     if not first:
         ids = ids.where(Post.is_first.is_(False))
-    return _deferred_pages(ids, _post_rows, page, per_page, total)
+    pages = _deferred_pages(ids, _post_rows, page, per_page, total)
+    apply_quote_visibility(viewer, pages.items)
+    return pages
 
 
 def visible_count(thread: Thread, viewer: Any, *, first: bool = True) -> int:

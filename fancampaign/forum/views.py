@@ -25,6 +25,7 @@ from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
 from fancampaign.forum.models import Category, Post, Thread
 from fancampaign.guards import _to_login, admin_required, moderator_required
+from fancampaign.routing import id_arg, page_arg
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, render_form, safe_next
 
@@ -59,7 +60,7 @@ def _limit(name: str) -> Any:
 
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_arg()
 
 
 def _post_location(post: Post) -> str:
@@ -122,6 +123,8 @@ def note_posts(thread: Thread | None, posts: list[Post], **more: Any) -> None:
     """What a member's personal version of a page of these posts needs (`personal_posts`),
     and `more` for the page's own hook."""
     authors = {p.author_id for p in posts if p.author_id is not None}
+    # The author of a hidden post quoted here reads it there: a page of their own.
+    authors.update(a for p in posts for a in p.unreadable_quote_authors)
     if thread is not None and thread.author_id is not None:
         authors.add(thread.author_id)
     page_meta(posts=[p.id for p in posts], authors=sorted(authors), **more)
@@ -153,7 +156,7 @@ def thread(thread_id: int, slug: str | None = None) -> Any:
         args = request.args.to_dict()
         return redirect(url_for("forum.thread", thread_id=thread.id, slug=thread.slug, **args), 301)
     form = forms.ReplyForm()
-    quote_id = request.args.get("quote", type=int)
+    quote_id = id_arg("quote")
     if quote_id and policies.can_reply(current_user, thread):
         try:
             quoted = services.get_post(quote_id, current_user)
@@ -161,7 +164,7 @@ def thread(thread_id: int, slug: str | None = None) -> Any:
             quoted = None
         if quoted is not None and quoted.thread_id == thread.id and quoted.is_visible:
             form.body.data = quote_markdown(
-                quoted.author.username if quoted.author else "", quoted.body
+                quoted.author.username if quoted.author else "", quoted.body, quoted.id
             )
     return _render_thread(thread, form)
 

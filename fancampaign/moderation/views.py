@@ -32,6 +32,7 @@ from fancampaign.guards import moderator_required, participant_required
 from fancampaign.moderation import forms, services
 from fancampaign.moderation.items import KINDS, Item
 from fancampaign.moderation.models import ACTIONS, REPORT_REASONS, WatchedWord
+from fancampaign.routing import page_arg
 from fancampaign.web import attach_error, render_form, safe_next
 
 bp = Blueprint("moderation", __name__)
@@ -200,15 +201,15 @@ def queue() -> Any:
     tab = request.args.get("tab", "reports")
     if tab not in ("reports", "held", "petitions"):
         tab = "reports"
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_arg()
     counts = services.queue_counts()
     context: dict[str, Any] = {"tab": tab, "counts": counts}
     if tab == "reports":
-        context["pagination"], context["entries"] = services.queue_page(max(page, 1))
+        context["pagination"], context["entries"] = services.queue_page(page)
     elif tab == "held":
-        context["pagination"], context["entries"] = services.held_posts_page(max(page, 1))
+        context["pagination"], context["entries"] = services.held_posts_page(page)
     else:
-        context["pagination"] = services.pending_petitions_page(max(page, 1))
+        context["pagination"] = services.pending_petitions_page(page)
         context["entries"] = context["pagination"].items
     return render_template(
         "moderation/queue.html", action_form=forms.ActionForm(), kinds=KINDS, **context
@@ -366,7 +367,7 @@ def users() -> Any:
     status = 200
     if request.args.get("q") is not None:
         if form.validate():
-            page = max(request.args.get("page", 1, type=int) or 1, 1)
+            page = page_arg()
             pagination = db.paginate(
                 services.find_users(form.q.data or ""), page=page, per_page=30, error_out=False
             )
@@ -386,7 +387,7 @@ def _user_or_404(username: str) -> User:
 
 
 def _user_page(user: User, form: Any, status: int = 200) -> Any:
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     history = db.paginate(services.user_history(user), page=page, per_page=20, error_out=False)
     return render_form(
         "moderation/user.html",
@@ -507,7 +508,7 @@ def log() -> Any:
         )
         if status == 400:
             stmt = stmt.where(sa.false())
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     pagination = db.paginate(stmt, page=page, per_page=30, error_out=False)
     filters = {
         k: v

@@ -26,6 +26,7 @@ from fancampaign.extensions import db
 from fancampaign.guards import guard
 from fancampaign.news import feeds, forms, images, services
 from fancampaign.news.models import MAX_TAG, NewsPost
+from fancampaign.routing import page_arg
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, base_url, render_form
 
@@ -41,7 +42,7 @@ ERROR_FIELDS = {
 
 
 def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
+    return page_arg()
 
 
 def _tag_or_404(tag: str) -> str:

@@ -12,6 +12,7 @@ from fancampaign.extensions import db
 from fancampaign.forms import BaseForm
 from fancampaign.guards import login_required
 from fancampaign.notifications import services
+from fancampaign.routing import page_arg
 from fancampaign.web import safe_next
 
 bp = Blueprint("notifications", __name__)
@@ -34,7 +35,7 @@ def index() -> Any:
             return redirect(safe_next(target, url_for("notifications.index")))
         flash("Marked as read.", "success")
         return redirect(url_for("notifications.index"))
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     pagination = db.paginate(
         services.list_for(current_user), page=page, per_page=30, error_out=False
     )

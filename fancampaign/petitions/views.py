@@ -34,6 +34,7 @@ from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks c
 from fancampaign.petitions.countries import country_name
 from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
 from fancampaign.petitions.models import CARD_OPTIONS, Petition
+from fancampaign.routing import page_arg
 from fancampaign.security import embeddable
 from fancampaign.text import normalise_email
 from fancampaign.web import attach_error, base_url, render_form
@@ -128,7 +129,7 @@ def index() -> Any:
         status = "open"
     if sort not in services.SORTS:
         sort = "popular"
-    number = max(request.args.get("page", 1, type=int) or 1, 1)
+    number = page_arg()
 
     def render_list() -> str:
         page = db.paginate(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from fancampaign.extensions import db
 from fancampaign.search import backend
 from fancampaign.search.models import SearchEntry
-from fancampaign.text import plain_text
+from fancampaign.text import plain_text, without_quotes
 
 _entries = SearchEntry.__table__
 
@@ -85,7 +85,8 @@ def _register_sources() -> None:
                 ("body", "is_hidden", "is_deleted", "thread_id"),
                 lambda p, hidden_threads: {
                     "title": "",
-                    "body": _plain(p.body),
+                    # Its own words: a quote's may be of a post since hidden.
+                    "body": _plain(without_quotes(p.body or "")),
                     "visible": not p.is_hidden
                     and not p.is_deleted
                     and not hidden_threads.get(p.thread_id, False),

@@ -50,7 +50,7 @@ def test_thread_quote_mention_and_notification(live_server: Any, page: Any) -> N
     page.goto(thread_url)
     page.get_by_role("link", name=re.compile(r"^Quote")).first.click()
     box = page.get_by_label(re.compile(r"^Your reply"))
-    assert "@hugo wrote:" in box.input_value()
+    assert re.search(r"@hugo \[wrote\]\(/forum/p/\d+\):", box.input_value())
     box.press("End")
     box.type("Zalem first, then Motorball. What do you think, @koyomi?")
     page.get_by_role("button", name="Post reply").click()
@@ -58,6 +58,12 @@ def test_thread_quote_mention_and_notification(live_server: Any, page: Any) -> N
     assert "Your reply is posted." in page.content()
     reply = page.locator("article.post").last
     assert reply.locator("blockquote").count() == 1
+    # The quote links back to the post it quotes.
+    source = reply.locator("blockquote").get_attribute("data-quote")
+    assert (
+        reply.locator("blockquote").get_by_role("link", name="wrote").get_attribute("href")
+        == f"/forum/p/{source}"
+    )
     assert reply.get_by_role("link", name="@koyomi").get_attribute("href") == "/u/koyomi"
     log_out(page)
 

@@ -114,3 +114,30 @@ def test_index_queries_do_not_grow(client: Any) -> None:
     for n in range(3, 10):
         add_threads(make_category(f"c{n}"), authors, 20)
     assert queries_for(client, "/forum") == few <= MAX_QUERIES
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+def test_quotes_cost_one_query_however_many_and_however_hidden(
+    client: Any, login: Any, viewer: str
+) -> None:
+    from fancampaign.text import quote_markdown
+
+    authors = [make_user(commit=False) for _ in range(4)]
+    category = make_category("general")
+    one, many = (make_thread(authors[0], category, title=t) for t in ("One", "Many"))
+    # "One": a full first page that quotes nothing (one of its posts is hidden, so moderators
+    # see one more), then one quote on page 2.
+    add_posts(one, authors, services.PER_PAGE)
+    add_posts(many, authors, 1)
+    sources = db.session.scalars(sa.select(Post).where(Post.thread_id == one.id)).all()
+    services.reply(authors[1], one, quote_markdown("x", "a quote", sources[5].id) + "mine")
+    # "Many": a page of replies each quoting another post, some of them hidden.
+    for n, source in enumerate(sources[: services.PER_PAGE]):
+        body = quote_markdown("x", source.body, source.id) + f"reply {n}"
+        services.reply(authors[n % 4], many, body)
+    db.session.commit()
+    if viewer != "visitor":
+        login(make_user(role=Role(viewer)))
+    plain = queries_for(client, f"/forum/t/{one.id}")
+    assert queries_for(client, f"/forum/t/{one.id}?page=2") == plain + 1
+    assert queries_for(client, f"/forum/t/{many.id}") == plain + 1

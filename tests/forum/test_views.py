@@ -225,7 +225,7 @@ def test_quote_link_prefills_the_reply_box(client: Any, login: Any) -> None:
     login(make_user())
     html = main_html(client.get(f"/forum/t/{thread.id}?quote={post.id}"))
     textarea = reply_box(html)
-    assert "&gt; @hugo wrote:" in textarea
+    assert f"&gt; @hugo [wrote](/forum/p/{post.id}):" in textarea
     assert "&gt; What do you want to see in the sequel?" in textarea
     assert 'data-quote-target="body"' in html
     # A post from another thread, or an unknown one, quotes nothing.
@@ -546,3 +546,15 @@ def test_the_home_sections_are_shared_by_members_and_follow_new_threads(app, cli
     db.session.commit()
     assert "A second thread appears" in client.get("/").get_data(as_text=True)
     assert "A second thread appears" in visitor.get("/").get_data(as_text=True)
+
+
+def test_user_content_loads_no_third_party_image(client, login):
+    thread = make_thread(body="Poster: ![the poster](https://tracker.example/p.png)")
+    make_reply(make_user(), thread, "And ![](https://tracker.example/q.gif) here.")
+    response = client.get(f"/forum/t/{thread.id}")
+    page = response.get_data(as_text=True)
+    assert "<img" not in page.split("<main", 1)[1]
+    assert 'href="https://tracker.example/p.png"' in page and "Image: the poster" in page
+    assert 'href="https://tracker.example/q.gif"' in page
+    csp = response.headers["Content-Security-Policy"]
+    assert "img-src 'self' data:;" in csp and "https:" not in csp

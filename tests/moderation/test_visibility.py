@@ -115,3 +115,82 @@ def test_hidden_signature_reason(client, login, app, moderator):
         assert SECRET not in client.get(url).get_data(as_text=True), name
     login(None)
     assert SECRET not in client.get(f"/api/v1/petitions/{petition.slug}").get_data(as_text=True)
+
+
+# Quotes: a hidden post's words stay hidden inside the replies that quoted it ---------------
+
+
+def _quoting_reply(post, quoter=None):
+    from fancampaign.forum.services import reply
+    from fancampaign.text import quote_markdown
+
+    quoter = quoter or make_user("quoter")
+    body = quote_markdown(post.author.username, post.body, post.id) + "I agree with this."
+    quoting = reply(quoter, post.thread, body)
+    db.session.commit()
+    return quoting
+
+
+def test_hidden_post_is_hidden_inside_quotes(client, login, moderator):
+    thread = make_thread(make_user("opener"), title="Sequel news")
+    post = make_reply(make_user("writer"), thread, f"{SECRET} was here.")
+    quoting = _quoting_reply(post)
+    login(make_user())
+    page = client.get(f"/forum/t/{thread.id}").get_data(as_text=True)
+    # The post, its Quote button's text and the quote in the reply, while it is visible.
+    assert page.count(SECRET) == 3
+    services.hide_item(moderator, services.get_item("post", post.id), "Abuse.")
+    db.session.commit()
+    for name, viewer, sees in _viewers(moderator, post.author):
+        login(viewer)
+        page = client.get(f"/forum/t/{thread.id}").get_data(as_text=True)
+        assert (SECRET in page) is sees, name
+        assert ("Quoted post is hidden." in page) is not sees, name
+        assert "I agree with this." in page, name
+        assert f'href="/forum/p/{post.id}"' in page or not sees, name
+    api = client.get(f"/api/v1/threads/{thread.id}").get_data(as_text=True)
+    assert SECRET not in api and "Quoted post is hidden." in api
+    # Restored: the quote reads as before.
+    services.restore_item(moderator, services.get_item("post", post.id), "Fine after all.")
+    db.session.commit()
+    login(None)
+    page = client.get(f"/forum/t/{thread.id}").get_data(as_text=True)
+    assert page.count(SECRET) == 2 and "Quoted post is hidden." not in page
+    assert quoting.body_html.count(f'data-quote="{post.id}"') == 1
+
+
+def test_deleted_post_is_hidden_inside_quotes(client, login, moderator):
+    from fancampaign.forum.services import delete_post
+
+    thread = make_thread(make_user("opener"))
+    post = make_reply(make_user("writer"), thread, f"{SECRET} regrets this.")
+    _quoting_reply(post)
+    delete_post(post.author, post)
+    db.session.commit()
+    for viewer in (None, make_user(), post.author):
+        login(viewer)
+        page = client.get(f"/forum/t/{thread.id}").get_data(as_text=True)
+        assert SECRET not in page
+        assert "Quoted post is hidden." in page
+
+
+def test_a_quote_links_to_its_source_post(client, login):
+    thread = make_thread(make_user("opener"))
+    post = make_reply(make_user("writer"), thread, "The sequel needs Alita.")
+    login(make_user())
+    page = client.get(f"/forum/t/{thread.id}?quote={post.id}").get_data(as_text=True)
+    assert f"[wrote](/forum/p/{post.id}):" in page  # the reply box, filled in
+    quoting = _quoting_reply(post)
+    assert f'<blockquote data-quote="{post.id}">' in quoting.body_html
+    assert f'<a href="/forum/p/{post.id}"' in quoting.body_html
+
+
+def test_hidden_post_is_not_found_through_the_replies_quoting_it(client, login, moderator):
+    thread = make_thread(make_user("opener"))
+    post = make_reply(make_user("writer"), thread, f"{SECRET} was here.")
+    _quoting_reply(post)
+    services.hide_item(moderator, services.get_item("post", post.id), "Abuse.")
+    db.session.commit()
+    login(make_user())
+    assert "Nothing matches" in client.get("/search?q=Zorblax").get_data(as_text=True)
+    assert "Nothing matches" not in client.get("/search?q=agree").get_data(as_text=True)
