@@ -23,6 +23,7 @@ AREAS = (
     "moderation",
     "search",
     "api",
+    "admin",
 )
 
 

@@ -209,3 +209,42 @@ def can_report(user: Any, item: Any | None = None) -> bool:
         return False
     author_id = getattr(item, "author_id", None) if item is not None else None
     return author_id is None or author_id != user.id
+
+
+# Admin console --------------------------------------------------------------------------
+
+
+def can_use_console(user: Any) -> bool:
+    """The admin console (/admin) is for admins only."""
+    return can_admin(user)
+
+
+def can_resend_confirmation(actor: Any, target: Any) -> bool:
+    """Admins resend the confirmation link to an account still waiting for it."""
+    return (
+        can_admin(actor)
+        and target.deleted_at is None
+        and bool(target.email)
+        and (target.email_confirmed_at is None or bool(target.pending_email))
+    )
+
+
+def can_erase_account(actor: Any, target: Any) -> bool:
+    """Admins erase another member's account on request; never their own (the settings page
+    does that) nor another admin's (demote first), never one already erased."""
+    return (
+        can_admin(actor)
+        and actor.id != target.id
+        and Role(target.role) != Role.ADMIN
+        and target.deleted_at is None
+    )
+
+
+def can_change_settings(user: Any) -> bool:
+    """Admins change the site's settings."""
+    return can_admin(user)
+
+
+def can_resend_mail(user: Any, message: Any) -> bool:
+    """Admins send again a message the worker gave up on."""
+    return can_admin(user) and message.failed_at is not None and message.sent_at is None

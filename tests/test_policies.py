@@ -27,6 +27,7 @@ def person(role: str, *, state: str = "ok", user_id: int = 1) -> object:
         id=user_id,
         username=role,
         username_lower=role,
+        email=f"{role}{user_id}@example.com",
         role=Role(role),
         email_confirmed_at=None if state == "unconfirmed" else utcnow(),
         suspended_until=utcnow() + timedelta(days=1) if state == "suspended" else None,
@@ -88,6 +89,24 @@ ACTIONS = {
     "sanction_admin": lambda u: policies.can_sanction(u, person("admin", user_id=2)),
     "sanction_self": lambda u: policies.can_sanction(u, u),
     "manage_categories": lambda u: policies.can_manage_categories(u),
+    # The admin console.
+    "use_console": lambda u: policies.can_use_console(u),
+    "resend_confirmation": lambda u: policies.can_resend_confirmation(
+        u, person("member", state="unconfirmed", user_id=2)
+    ),
+    "resend_confirmation_confirmed": lambda u: policies.can_resend_confirmation(
+        u, person("member", user_id=2)
+    ),
+    "erase_member": lambda u: policies.can_erase_account(u, person("member", user_id=2)),
+    "erase_admin": lambda u: policies.can_erase_account(u, person("admin", user_id=2)),
+    "erase_self": lambda u: policies.can_erase_account(u, u),
+    "change_settings": lambda u: policies.can_change_settings(u),
+    "resend_failed_mail": lambda u: policies.can_resend_mail(
+        u, SimpleNamespace(failed_at=utcnow(), sent_at=None)
+    ),
+    "resend_sent_mail": lambda u: policies.can_resend_mail(
+        u, SimpleNamespace(failed_at=None, sent_at=utcnow())
+    ),
 }
 
 # Expected answer per action for visitor, member, organiser, moderator, admin (all in good
@@ -130,6 +149,15 @@ TABLE = {
     "sanction_admin": (N, N, N, N, N),
     "sanction_self": (N, N, N, N, N),
     "manage_categories": (N, N, N, N, Y),
+    "use_console": (N, N, N, N, Y),
+    "resend_confirmation": (N, N, N, N, Y),
+    "resend_confirmation_confirmed": (N, N, N, N, N),
+    "erase_member": (N, N, N, N, Y),
+    "erase_admin": (N, N, N, N, N),
+    "erase_self": (N, N, N, N, N),
+    "change_settings": (N, N, N, N, Y),
+    "resend_failed_mail": (N, N, N, N, Y),
+    "resend_sent_mail": (N, N, N, N, N),
 }
 
 CASES = [

@@ -98,6 +98,18 @@ ACTIONS = {
     "lift": "Lifted sanctions",
     "add_word": "Added watched word",
     "remove_word": "Removed watched word",
+    # The admin console (fancampaign/admin).
+    "set_role": "Changed role",
+    "resend_confirmation": "Resent confirmation",
+    "erase_account": "Erased account",
+    "change_settings": "Changed site settings",
+    "resend_mail": "Resent failed mail",
+    "add_category": "Added category",
+    "edit_category": "Edited category",
+    # Appeals (moderation/appeals.py).
+    "appeal": "Appealed",
+    "uphold_appeal": "Upheld appeal",
+    "reject_appeal": "Rejected appeal",
 }
 SANCTIONS = ("warn", "suspend", "ban")
 
@@ -135,6 +147,18 @@ class ModerationAction(db.Model):
     @property
     def action_label(self) -> str:
         return ACTIONS.get(self.action, self.action)
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted, for the log: a username, or which part of the system."""
+        if self.moderator is not None:
+            return self.moderator.username
+        return self.details if self.details.startswith(SYSTEM) else "system"
+
+
+# What `details` says when no person acted (moderator_id NULL) and it was not auto-hide.
+SYSTEM = "system ("
+COMMAND_LINE = "system (command line)"
 
 
 class AuditLogIsAppendOnly(RuntimeError):

@@ -123,6 +123,11 @@ def _log(
     return row
 
 
+# The writer and the messenger other areas share (the admin console, appeals).
+log_action = _log
+tell = _tell
+
+
 def _require_moderator(user: Any) -> None:
     if not policies.can_moderate(user):
         raise NotAllowed("Only moderators can do that.")
