@@ -7,21 +7,25 @@ the moderation audit log (moderation.services.log_action). Services flush, never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_sqlalchemy.pagination import Pagination, SelectPagination
+from limits import parse_many
 
 from fancampaign import policies
 from fancampaign.accounts import services as accounts
 from fancampaign.accounts.models import Role, User
+from fancampaign.admin import models, sitesettings
 from fancampaign.errors import InvalidInput, NotAllowed
-from fancampaign.extensions import db
+from fancampaign.extensions import db, utcnow
 from fancampaign.forum.models import Post
 from fancampaign.moderation.models import COMMAND_LINE, SANCTIONS, ModerationAction
 from fancampaign.moderation.services import check_reason, log_action
+from fancampaign.news import images
 from fancampaign.petitions.models import Signature
-from fancampaign.text import clean_text
+from fancampaign.text import clean_multiline, clean_text
 
 PER_PAGE = 30
 
@@ -180,3 +184,163 @@ def erase_account(actor: User, target: User, confirm: str, reason: str) -> None:
         label=target.username,
         reason=reason,
     )
+
+
+# Site settings ----------------------------------------------------------------------------
+
+LIMIT_FIELDS = (
+    "ratelimit_posts",
+    "ratelimit_threads",
+    "ratelimit_reports",
+    "ratelimit_sign",
+    "ratelimit_register",
+)
+TEXT_FIELDS = {
+    "site_name": models.MAX_SITE_NAME,
+    "tagline": models.MAX_TAGLINE,
+    "footer_text": models.MAX_FOOTER,
+}
+COUNT_FIELDS = ("auto_hide_reports", "held_first_posts", "links_after_posts")
+IMAGE_FIELDS = {"logo_key": "The logo", "share_image_key": "The default share image"}
+
+
+class ColourContrast(InvalidInput):
+    message = "That colour does not have enough contrast."
+
+
+def settings_row() -> models.SiteSettings:
+    """The settings row, made with the configuration's defaults when there is none yet."""
+    row = db.session.get(models.SiteSettings, 1)
+    if row is None:
+        row = models.SiteSettings(id=1, version=0)
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def _check_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The changes, cleaned; raises InvalidInput (with field=) for the first bad one."""
+    clean: dict[str, Any] = {}
+    for name, value in values.items():
+        if name in TEXT_FIELDS:
+            text = clean_multiline(value or "").strip() if name == "footer_text" else None
+            text = text if text is not None else clean_text(value or "").strip()
+            if len(text) > TEXT_FIELDS[name]:
+                raise InvalidInput(f"At most {TEXT_FIELDS[name]:,} characters, please.", field=name)
+            if name == "site_name" and not text:
+                raise InvalidInput("The site needs a name.", field=name)
+            clean[name] = text
+        elif name == "accent_colour":
+            colour = (value or "").strip().lower()
+            if colour and not sitesettings.HEX.match(colour):
+                raise InvalidInput("Give the colour as #rrggbb, e.g. #1d70b8.", field=name)
+            problem = sitesettings.contrast_problem(colour) if colour else None
+            if problem:
+                raise ColourContrast(problem, field=name)
+            clean[name] = colour or None
+        elif name in LIMIT_FIELDS:
+            text = clean_text(value or "").strip()
+            if text:
+                try:
+                    parse_many(text)
+                except ValueError:
+                    raise InvalidInput(
+                        "Write a limit as “30 per hour” (several with “;”).", field=name
+                    ) from None
+            clean[name] = text or None
+        elif name in COUNT_FIELDS:
+            if value is None and name == "auto_hide_reports":
+                clean[name] = None
+                continue
+            if not isinstance(value, int) or not 0 <= value <= 1000:
+                raise InvalidInput("A whole number from 0 to 1,000, please.", field=name)
+            if name == "auto_hide_reports" and value < 1:
+                raise InvalidInput("At least 1 report, or leave it empty.", field=name)
+            clean[name] = value
+        elif name == "abuse_email":
+            try:
+                clean[name] = accounts.check_email(value) if (value or "").strip() else ""
+            except InvalidInput as err:
+                raise InvalidInput(err.message, field=name) from err
+        elif name == "registration_open":
+            clean[name] = bool(value)
+        else:
+            raise InvalidInput(f"Unknown setting {name}.")
+    return clean
+
+
+def _store_image(upload: IO[bytes], field: str) -> str:
+    """Process an upload as cover images are (checked, re-encoded, no metadata); the name of
+    the file to show."""
+    try:
+        data = images.read_limited(upload, current_app.config["UPLOAD_MAX_BYTES"])
+        image = images.process(data)
+    except InvalidInput as err:
+        raise InvalidInput(
+            err.message.replace("The cover image", IMAGE_FIELDS[field]), field=field
+        ) from err
+    images.write(image)
+    # The logo is small: its narrowest version; a share image: its widest (at most 1,600).
+    width = image.widths[0] if field == "logo_key" else image.widths[-1]
+    return images.filename(image.key, width)
+
+
+def update_settings(
+    actor: User, values: dict[str, Any], uploads: dict[str, IO[bytes] | None] | None = None
+) -> list[str]:
+    """Change the site's settings; every worker reads them on its next request. Returns
+    the names changed (logged). Raises NotAllowed, InvalidInput, ColourContrast."""
+    if not policies.can_change_settings(actor):
+        raise NotAllowed("Only admins change the site's settings.")
+    clean = _check_values(values)
+    for field, upload in (uploads or {}).items():
+        if field not in IMAGE_FIELDS:
+            raise InvalidInput(f"Unknown image {field}.")
+        if upload is not None:
+            clean[field] = _store_image(upload, field)
+    row = settings_row()
+    changed = sorted(name for name, value in clean.items() if getattr(row, name) != value)
+    if not changed:
+        return []
+    for name in changed:
+        setattr(row, name, clean[name])
+    row.updated_at = utcnow()
+    row.updated_by_id = actor.id
+    # In SQL, not read-modify-write: two admins saving at once both move the version.
+    db.session.flush()
+    db.session.execute(
+        sa.update(models.SiteSettings)
+        .where(models.SiteSettings.id == 1)
+        .values(version=models.SiteSettings.version + 1)
+    )
+    log_action(
+        actor,
+        "change_settings",
+        "site",
+        1,
+        label="Site settings",
+        reason="Changed in the admin console.",
+        details=", ".join(changed),
+    )
+    sitesettings.forget()
+    return changed
+
+
+def remove_image(actor: User, field: str) -> None:
+    """Go back to no logo (or no default share image)."""
+    if field not in IMAGE_FIELDS:
+        raise InvalidInput(f"Unknown image {field}.")
+    if not policies.can_change_settings(actor):
+        raise NotAllowed("Only admins change the site's settings.")
+    row = settings_row()
+    if getattr(row, field) is None:
+        return
+    setattr(row, field, None)
+    db.session.flush()
+    db.session.execute(
+        sa.update(models.SiteSettings)
+        .where(models.SiteSettings.id == 1)
+        .values(version=models.SiteSettings.version + 1)
+    )
+    log_action(actor, "change_settings", "site", 1, label="Site settings", details=field)
+    sitesettings.forget()

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from fancampaign.accounts.models import User
 from fancampaign.accounts.services import get_by_username
-from fancampaign.admin import forms, services
+from fancampaign.admin import forms, services, sitesettings
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db
 from fancampaign.guards import admin_required
@@ -129,3 +129,46 @@ def erase(username: str) -> Any:
         url_for("admin.users"),
     )
     return done if not isinstance(done, int) else _user_page(user, done, erase_form=form)
+
+
+# Site settings --------------------------------------------------------------------------
+
+SETTING_FIELDS = (
+    "site_name",
+    "tagline",
+    "accent_colour",
+    "footer_text",
+    "registration_open",
+    *services.LIMIT_FIELDS,
+    *services.COUNT_FIELDS,
+    "abuse_email",
+)
+
+
+def _save_settings(form: forms.SettingsForm) -> None:
+    values = {name: form[name].data for name in SETTING_FIELDS}
+    uploads = {"logo_key": form.logo.data, "share_image_key": form.share_image.data}
+    removals = {"logo_key": form.remove_logo.data, "share_image_key": form.remove_share_image.data}
+    for field, upload in uploads.items():
+        if removals[field] and not upload:
+            services.remove_image(current_user, field)
+    services.update_settings(current_user, values, {k: v or None for k, v in uploads.items()})
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Any:
+    current = sitesettings.current()
+    form = forms.SettingsForm()
+    if request.method == "GET":
+        for name in SETTING_FIELDS:
+            form[name].data = getattr(current, name)
+        form.site_name.data = current.name
+    done = _act(form, lambda: _save_settings(form), "Settings saved.", url_for("admin.settings"))
+    if not isinstance(done, int):
+        return done
+    return render_form(
+        "admin/settings.html",
+        status=200 if request.method == "GET" else done,
+        form=form,
+        current=current,
+    )

@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, id_set, page_meta
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
@@ -51,7 +52,7 @@ def _not_new_account() -> bool:
 
 def _limit(name: str) -> Any:
     return limiter.limit(
-        lambda: current_app.config[name],
+        lambda: sitesettings.value(name),
         key_func=_user_key,
         methods=["POST"],
         exempt_when=_not_new_account,

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 
 from fancampaign import signals
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, fragment
 from fancampaign.extensions import db
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
@@ -34,7 +35,7 @@ def _render_sections() -> str:
     )
     # Rendered without the context processors: nothing here is about the viewer.
     template = current_app.jinja_env.get_template("main/_sections.html")
-    return template.render(sections=sections, site_name=current_app.config["SITE_NAME"])
+    return template.render(sections=sections, site_name=sitesettings.current().name)
 
 
 @bp.route("/healthz")
@@ -45,6 +46,15 @@ def healthz() -> Any:
         db.session.rollback()
         return jsonify(status="unavailable", database=False), 503
     return jsonify(status="ok", database=True)
+
+
+@bp.route("/theme.css")
+def theme() -> Any:
+    """The accent colour of the site settings, for both themes (its URL names the version)."""
+    css = sitesettings.theme_css(sitesettings.current())
+    response = current_app.response_class(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.route("/uploads/<path:filename>")

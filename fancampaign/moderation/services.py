@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
 from fancampaign.accounts.models import User, new_session_token
+from fancampaign.admin import sitesettings
 from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.moderation import watch
@@ -258,7 +259,7 @@ def report_item(
     except IntegrityError:
         raise AlreadyReported() from None
     if auto_hide_at is None:
-        auto_hide_at = int(current_app.config.get("AUTO_HIDE_REPORTS", 3))
+        auto_hide_at = int(sitesettings.value("AUTO_HIDE_REPORTS"))
     if adapter.auto_hide and not item.is_hidden and auto_hide_at > 0:
         reporters = db.session.scalar(
             sa.select(sa.func.count(sa.distinct(Report.reporter_id))).where(

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -26,6 +25,7 @@ from wtforms.fields.choices import SelectChoice
 from fancampaign import policies, signals
 from fancampaign.accounts.models import User
 from fancampaign.accounts.services import get_by_username
+from fancampaign.admin import sitesettings
 from fancampaign.errors import DomainError, NotFoundError
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import moderator_required, participant_required
@@ -158,7 +158,7 @@ def _reporter_key() -> str:
 @bp.route("/report", methods=["GET", "POST"])
 @participant_required
 @limiter.limit(
-    lambda: current_app.config["RATELIMIT_REPORTS"], key_func=_reporter_key, methods=["POST"]
+    lambda: sitesettings.value("RATELIMIT_REPORTS"), key_func=_reporter_key, methods=["POST"]
 )
 def report() -> Any:
     form = forms.ReportForm(request.form if request.method == "POST" else request.args)

@@ -23,6 +23,7 @@ from flask import (
 from flask_login import current_user
 
 from fancampaign import policies
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
@@ -38,7 +39,7 @@ bp = Blueprint("petitions", __name__)
 
 
 def _sign_limit() -> str:
-    return current_app.config["RATELIMIT_SIGN"]
+    return str(sitesettings.value("RATELIMIT_SIGN"))
 
 
 def _load(slug: str, *, for_signing: bool = False) -> Petition:
