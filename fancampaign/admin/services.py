@@ -20,7 +20,10 @@ from fancampaign.accounts.models import Role, User
 from fancampaign.admin import models, sitesettings
 from fancampaign.errors import InvalidInput, NotAllowed
 from fancampaign.extensions import db, utcnow
+from fancampaign.forum import services as forum
 from fancampaign.forum.models import Post
+from fancampaign.mail import services as mail
+from fancampaign.mail.models import OutboxMessage
 from fancampaign.moderation.models import COMMAND_LINE, SANCTIONS, ModerationAction
 from fancampaign.moderation.services import check_reason, log_action
 from fancampaign.news import images
@@ -344,3 +347,92 @@ def remove_image(actor: User, field: str) -> None:
     )
     log_action(actor, "change_settings", "site", 1, label="Site settings", details=field)
     sitesettings.forget()
+
+
+# Forum categories -------------------------------------------------------------------------
+
+
+def save_category(actor: User, category: Any, **fields: Any) -> Any:
+    """Add or change a forum category (forum.services.save_category) and log it."""
+    is_new = category is None
+    saved = forum.save_category(actor, category, **fields)
+    log_action(
+        actor,
+        "add_category" if is_new else "edit_category",
+        "category",
+        saved.id,
+        label=saved.name,
+        reason="In the admin console.",
+    )
+    return saved
+
+
+def shift_category(actor: User, category: Any, step: int) -> None:
+    """Move a category up or down (forum.services.shift_category) and log it."""
+    forum.shift_category(actor, category, step)
+    log_action(
+        actor,
+        "edit_category",
+        "category",
+        category.id,
+        label=category.name,
+        reason="In the admin console.",
+        details="moved up" if step < 0 else "moved down",
+    )
+
+
+# The mail outbox --------------------------------------------------------------------------
+
+MAIL_STATES = ("queued", "retrying", "failed", "sent")
+
+
+def _mail_state(state: str) -> Any:
+    unsent = OutboxMessage.sent_at.is_(None)
+    return {
+        "queued": sa.and_(unsent, OutboxMessage.failed_at.is_(None), OutboxMessage.attempts == 0),
+        "retrying": sa.and_(unsent, OutboxMessage.failed_at.is_(None), OutboxMessage.attempts > 0),
+        "failed": sa.and_(unsent, OutboxMessage.failed_at.is_not(None)),
+        "sent": OutboxMessage.sent_at.is_not(None),
+    }[state]
+
+
+def mail_counts() -> dict[str, int]:
+    """How many messages wait, are being retried, failed for good, were sent (one query)."""
+    row = db.session.execute(
+        sa.select(
+            *(
+                sa.func.count(OutboxMessage.id).filter(_mail_state(state)).label(state)
+                for state in MAIL_STATES
+            )
+        )
+    ).one()
+    return {state: int(getattr(row, state) or 0) for state in MAIL_STATES}
+
+
+def mail_page(state: str, page: int = 1) -> Pagination:
+    """Messages in one state, newest first."""
+    if state not in MAIL_STATES:
+        raise InvalidInput("Unknown state.")
+    stmt = sa.select(OutboxMessage).where(_mail_state(state)).order_by(OutboxMessage.id.desc())
+    return db.paginate(stmt, page=max(page, 1), per_page=PER_PAGE, error_out=False)
+
+
+def resend_mail(actor: User, message: OutboxMessage) -> None:
+    """Give a message the worker gave up on a fresh set of attempts, at once. Raises
+    NotAllowed when it did not fail (or the actor is no admin)."""
+    if not policies.can_resend_mail(actor, message):
+        raise NotAllowed("Only a message that failed can be sent again.")
+    message.failed_at = None
+    message.attempts = 0
+    message.next_attempt_at = utcnow()
+    db.session.flush()
+    mail.queue_again(message)
+    log_action(
+        actor,
+        "resend_mail",
+        "mail",
+        message.id,
+        label=message.subject,
+        reason="Sent again from the admin console.",
+        details=(message.last_error or "")[:300],
+    )

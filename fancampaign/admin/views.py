@@ -14,6 +14,7 @@ from fancampaign.admin import forms, services, sitesettings
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db
 from fancampaign.guards import admin_required
+from fancampaign.mail.models import OutboxMessage
 from fancampaign.moderation.services import user_history
 from fancampaign.web import attach_error, base_url, render_form
 
@@ -172,3 +173,37 @@ def settings() -> Any:
         form=form,
         current=current,
     )
+
+
+# Mail -----------------------------------------------------------------------------------
+
+
+@bp.route("/mail")
+def mail() -> Any:
+    state = request.args.get("state", "failed")
+    if state not in services.MAIL_STATES:
+        abort(404)
+    page = request.args.get("page", 1, type=int) or 1
+    return render_template(
+        "admin/mail.html",
+        state=state,
+        counts=services.mail_counts(),
+        pagination=services.mail_page(state, page),
+        form=forms.BaseForm(),
+    )
+
+
+@bp.route("/mail/<int:message_id>/resend", methods=["POST"])
+def resend_mail(message_id: int) -> Any:
+    message = db.get_or_404(OutboxMessage, message_id)
+    form = forms.BaseForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; please try again.")
+    try:
+        services.resend_mail(current_user, message)
+    except DomainError as err:
+        db.session.rollback()
+        abort(err.status_code, err.message)
+    db.session.commit()
+    flash(f"“{message.subject}” will be sent again.", "success")
+    return redirect(url_for("admin.mail", state="failed"))

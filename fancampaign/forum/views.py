@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, id_set, page_meta
 from fancampaign.errors import DomainError
@@ -299,7 +300,7 @@ def _save_category(form: forms.CategoryForm, category: Category | None, done: st
     if not form.validate_on_submit():
         return None
     try:
-        services.save_category(
+        admin_services.save_category(
             current_user,
             category,
             name=form.name.data,
@@ -316,7 +317,13 @@ def _save_category(form: forms.CategoryForm, category: Category | None, done: st
     return redirect(url_for("forum.categories"))
 
 
-@bp.route("/forum/categories", methods=["GET", "POST"])
+# Managed from the admin console (/admin); the forum's old address leads there.
+@bp.route("/forum/categories")
+def old_categories() -> Any:
+    return redirect(url_for("forum.categories"), 301)
+
+
+@bp.route("/admin/categories", methods=["GET", "POST"])
 @admin_required
 def categories() -> Any:
     form = forms.CategoryForm()
@@ -326,7 +333,7 @@ def categories() -> Any:
     return render_form("forum/categories.html", form=form, categories=services.categories())
 
 
-@bp.route("/forum/categories/<int:category_id>/edit", methods=["GET", "POST"])
+@bp.route("/admin/categories/<int:category_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit_category(category_id: int) -> Any:
     category = db.get_or_404(Category, category_id)
@@ -337,13 +344,13 @@ def edit_category(category_id: int) -> Any:
     return render_form("forum/category_form.html", form=form, category=category)
 
 
-@bp.route("/forum/categories/<int:category_id>/move", methods=["POST"])
+@bp.route("/admin/categories/<int:category_id>/move", methods=["POST"])
 @admin_required
 def move_category(category_id: int) -> Any:
     category = db.get_or_404(Category, category_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    services.shift_category(
+    admin_services.shift_category(
         current_user, category, -1 if request.form.get("direction") == "up" else 1
     )
     db.session.commit()
