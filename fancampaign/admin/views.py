@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from fancampaign.accounts.models import User
 from fancampaign.accounts.services import get_by_username
-from fancampaign.admin import forms, services, sitesettings
+from fancampaign.admin import dashboard, forms, services, sitesettings
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db
 from fancampaign.guards import admin_required
@@ -50,7 +50,13 @@ def _act(form: Any, action: Callable[[], Any], done: str, to: str) -> Any:
 
 @bp.route("/")
 def index() -> Any:
-    return render_template("admin/index.html")
+    return render_template(
+        "admin/index.html",
+        series=dashboard.series(),
+        open_reports=dashboard.open_reports(),
+        median_wait=dashboard.duration(dashboard.median_decision_time()),
+        days=dashboard.DAYS,
+    )
 
 
 # Users ----------------------------------------------------------------------------------
