@@ -140,6 +140,9 @@ class ModerationAction(db.Model):
     reason: Mapped[str] = mapped_column(sa.String(MAX_REASON), default="")
     details: Mapped[str] = mapped_column(sa.String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Why, as one of REPORT_REASONS (the public ledger counts by it); set when the row is
+    # written, from the reports behind the decision (moderation/ledger.py).
+    reason_code: Mapped[str] = mapped_column(sa.String(20), default="")
 
     moderator: Mapped[User | None] = relationship(foreign_keys=[moderator_id])
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])

@@ -29,7 +29,7 @@ from fancampaign.admin import sitesettings
 from fancampaign.errors import DomainError, NotFoundError
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import moderator_required, participant_required
-from fancampaign.moderation import forms, services
+from fancampaign.moderation import forms, ledger, services
 from fancampaign.moderation.items import KINDS, Item
 from fancampaign.moderation.models import ACTIONS, REPORT_REASONS, WatchedWord
 from fancampaign.web import attach_error, render_form, safe_next
@@ -521,6 +521,25 @@ def log() -> Any:
     return render_template(
         "moderation/log.html", form=form, pagination=pagination, filters=filters
     ), status
+
+
+# The public ledger -------------------------------------------------------------------------
+
+
+@bp.route("/moderation/transparency")
+def transparency() -> Any:
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    pagination, decisions = ledger.recent(current_user, page)
+    return render_template(
+        "moderation/transparency.html",
+        months=ledger.monthly(),
+        pagination=pagination,
+        decisions=decisions,
+        outcomes=list(ledger.OUTCOMES),
+        reasons=[*REPORT_REASONS, "other"],
+        reason_label=ledger.reason_label,
+        days=ledger.RECENT_DAYS,
+    )
 
 
 # The profile page: a "Report" control, and a link for moderators -----------------------------
