@@ -248,3 +248,35 @@ def can_change_settings(user: Any) -> bool:
 def can_resend_mail(user: Any, message: Any) -> bool:
     """Admins send again a message the worker gave up on."""
     return can_admin(user) and message.failed_at is not None and message.sent_at is None
+
+
+# Appeals --------------------------------------------------------------------------------
+
+APPEALABLE = frozenset({"hide", "auto_hide", "delete", "warn", "suspend", "ban"})
+
+
+def can_appeal(user: Any, action: Any, existing: Any = None) -> bool:
+    """The person a decision was about appeals it, once (suspended accounts too: it is how
+    they contest the suspension)."""
+    return (
+        is_member(user)
+        and action.target_user_id == user.id
+        and action.action in APPEALABLE
+        and existing is None
+    )
+
+
+def can_see_appeal(user: Any, appeal: Any) -> bool:
+    """An appeal is seen by the person who made it and by moderators, nobody else."""
+    return can_moderate(user) or (is_member(user) and appeal.appellant_id == user.id)
+
+
+def can_decide_appeal(user: Any, appeal: Any) -> bool:
+    """A moderator decides an open appeal, unless they took the decision appealed against
+    (or are the one appealing)."""
+    return (
+        can_moderate(user)
+        and appeal.status == "open"
+        and appeal.action.moderator_id != user.id
+        and appeal.appellant_id != user.id
+    )

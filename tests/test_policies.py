@@ -48,6 +48,19 @@ def petition(**kw: object) -> SimpleNamespace:
     return SimpleNamespace(**{"creator_id": OTHER_ID, "status": "open", **kw})
 
 
+def decision(**kw: object) -> SimpleNamespace:
+    """An audit-log row: a hide by another moderator, about someone else."""
+    return SimpleNamespace(
+        **{"action": "hide", "moderator_id": OTHER_ID, "target_user_id": OTHER_ID + 1, **kw}
+    )
+
+
+def appeal(**kw: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        **{"appellant_id": OTHER_ID + 1, "status": "open", "action": decision(), **kw}
+    )
+
+
 # Each action: (name, call(user) -> bool). "own" things belong to user id 1.
 ACTIONS = {
     "is_member": lambda u: policies.is_member(u),
@@ -107,6 +120,19 @@ ACTIONS = {
     "resend_sent_mail": lambda u: policies.can_resend_mail(
         u, SimpleNamespace(failed_at=None, sent_at=utcnow())
     ),
+    # Appeals: "own" decisions are about user 1; "acted" ones were taken by user 1.
+    "appeal_own_decision": lambda u: policies.can_appeal(u, decision(target_user_id=1)),
+    "appeal_own_decision_again": lambda u: policies.can_appeal(
+        u, decision(target_user_id=1), existing=appeal()
+    ),
+    "appeal_others_decision": lambda u: policies.can_appeal(u, decision()),
+    "see_own_appeal": lambda u: policies.can_see_appeal(u, appeal(appellant_id=1)),
+    "see_others_appeal": lambda u: policies.can_see_appeal(u, appeal()),
+    "decide_appeal": lambda u: policies.can_decide_appeal(u, appeal()),
+    "decide_appeal_on_own_decision": lambda u: policies.can_decide_appeal(
+        u, appeal(action=decision(moderator_id=1))
+    ),
+    "decide_decided_appeal": lambda u: policies.can_decide_appeal(u, appeal(status="upheld")),
 }
 
 # Expected answer per action for visitor, member, organiser, moderator, admin (all in good
@@ -158,6 +184,14 @@ TABLE = {
     "change_settings": (N, N, N, N, Y),
     "resend_failed_mail": (N, N, N, N, Y),
     "resend_sent_mail": (N, N, N, N, N),
+    "appeal_own_decision": (N, Y, Y, Y, Y),
+    "appeal_own_decision_again": (N, N, N, N, N),
+    "appeal_others_decision": (N, N, N, N, N),
+    "see_own_appeal": (N, Y, Y, Y, Y),
+    "see_others_appeal": (N, N, N, Y, Y),
+    "decide_appeal": (N, N, N, Y, Y),
+    "decide_appeal_on_own_decision": (N, N, N, N, N),
+    "decide_decided_appeal": (N, N, N, N, N),
 }
 
 CASES = [
@@ -211,6 +245,11 @@ def test_participation_problem_says_why_in_words(state, message):
     else:
         assert message in problem
     assert "log in" in policies.participation_problem(person("visitor"))
+
+
+def test_a_suspended_member_can_still_appeal_their_suspension():
+    suspended = person("member", state="suspended")
+    assert policies.can_appeal(suspended, decision(action="suspend", target_user_id=1))
 
 
 def test_a_suspended_organiser_cannot_write_news():

@@ -150,6 +150,7 @@ class Decision:
     own: bool = False
     label: str = ""
     reason: str = ""
+    target: tuple[str, int] | None = None
 
 
 def recent(
@@ -176,6 +177,7 @@ def recent(
                 own=own,
                 label=row.target_label if own else "",
                 reason=row.reason if own else "",
+                target=(row.target_kind, row.target_id) if own else None,
             )
         )
     return pagination, decisions

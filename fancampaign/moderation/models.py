@@ -202,3 +202,46 @@ class WatchedWord(db.Model):
     @property
     def action_label(self) -> str:
         return WORD_ACTIONS.get(self.action, self.action)
+
+
+APPEAL_STATUSES = {"open": "Waiting for a moderator", "upheld": "Upheld", "rejected": "Rejected"}
+
+
+class Appeal(db.Model):
+    """The person a decision was about asks for it to be looked at again (moderation/appeals.py).
+
+    One appeal per decision (the schema says so too). Decided by a moderator other than the
+    one who took the decision.
+    """
+
+    __tablename__ = "appeals"
+    __table_args__ = (sa.Index("ix_appeals_open", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("moderation_actions.id", ondelete="CASCADE"), unique=True
+    )
+    appellant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    note: Mapped[str] = mapped_column(sa.String(MAX_NOTE), default="")
+    # open | upheld | rejected
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision_reason: Mapped[str] = mapped_column(sa.String(MAX_REASON), default="")
+
+    action: Mapped[ModerationAction] = relationship()
+    appellant: Mapped[User | None] = relationship(foreign_keys=[appellant_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def status_label(self) -> str:
+        return APPEAL_STATUSES.get(self.status, self.status)
