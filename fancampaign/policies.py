@@ -280,3 +280,18 @@ def can_decide_appeal(user: Any, appeal: Any) -> bool:
         and appeal.action.moderator_id != user.id
         and appeal.appellant_id != user.id
     )
+
+
+# New members ----------------------------------------------------------------------------
+
+
+def must_hold_post(user: Any, approved_posts: int, held_first: int) -> bool:
+    """A member's first `held_first` posts wait for a moderator (organisers and up never);
+    a post counts once approved, so until then each new one waits too."""
+    return held_first > 0 and not is_organiser(user) and approved_posts < held_first
+
+
+def can_post_links(user: Any, approved_posts: int, links_after: int) -> bool:
+    """Links in posts once a member has `links_after` approved posts (organisers and up:
+    always)."""
+    return links_after <= 0 or is_organiser(user) or approved_posts >= links_after
