@@ -184,4 +184,6 @@ def theme_css(settings: Settings) -> str:
         f"@media (prefers-color-scheme: dark) {{ :root {{ {rules} }} }}\n"
         ".button:not(.button--secondary):not(.button--danger):hover "
         "{ filter: brightness(0.9); }\n"
+        # The header's search button sits on the stripe colour: its label follows the accent.
+        f".site-search__button {{ color: {label}; }}\n"
     )
