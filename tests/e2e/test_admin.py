@@ -85,7 +85,7 @@ def test_an_admin_renames_the_site_and_sees_it_on_every_page_in_both_themes(site
             response = page.goto(site(path))
             assert response is not None
             assert response.status == STATUS.get(name, 200), (name, response.status)
-            assert page.title().endswith(f"– {NAME}"), (theme, name, page.title())
+            assert page.title().endswith(f"\u2013 {NAME}"), (theme, name, page.title())
             assert _accent(page) == ACCENT, (theme, name)
             if name != "embed":  # the widget shows no site header
                 header = page.locator(".site-header__name")
