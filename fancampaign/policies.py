@@ -288,7 +288,12 @@ def can_decide_appeal(user: Any, appeal: Any) -> bool:
 def must_hold_post(user: Any, approved_posts: int, held_first: int) -> bool:
     """A member's first `held_first` posts wait for a moderator (organisers and up never);
     a post counts once approved, so until then each new one waits too."""
-    return held_first > 0 and not is_organiser(user) and approved_posts < held_first
+    return (
+        held_first > 0
+        and is_member(user)
+        and not is_organiser(user)
+        and approved_posts < held_first
+    )
 
 
 def can_post_links(user: Any, approved_posts: int, links_after: int) -> bool:

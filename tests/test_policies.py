@@ -133,6 +133,10 @@ ACTIONS = {
         u, appeal(action=decision(moderator_id=1))
     ),
     "decide_decided_appeal": lambda u: policies.can_decide_appeal(u, appeal(status="upheld")),
+    # New-member safety: with no approved post yet, first 3 held, links after 3.
+    "post_held_as_newcomer": lambda u: policies.must_hold_post(u, 0, 3),
+    "post_held_after_approvals": lambda u: policies.must_hold_post(u, 3, 3),
+    "post_links_as_newcomer": lambda u: policies.can_post_links(u, 0, 3),
 }
 
 # Expected answer per action for visitor, member, organiser, moderator, admin (all in good
@@ -192,6 +196,9 @@ TABLE = {
     "decide_appeal": (N, N, N, Y, Y),
     "decide_appeal_on_own_decision": (N, N, N, N, N),
     "decide_decided_appeal": (N, N, N, N, N),
+    "post_held_as_newcomer": (N, Y, N, N, N),
+    "post_held_after_approvals": (N, N, N, N, N),
+    "post_links_as_newcomer": (N, N, Y, Y, Y),
 }
 
 CASES = [
