@@ -25,6 +25,7 @@ AREAS = (
     "search",
     "api",
     "share",
+    "admin",
 )
 
 

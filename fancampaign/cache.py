@@ -84,6 +84,8 @@ CONTENT_TABLES = frozenset(
         "news_post_petitions",
         "tags",
         "users",
+        # The site's name, colour, logo and footer are on every page (admin/sitesettings.py).
+        "site_settings",
     }
 )
 # A users row matters to pages only when what they show of a person changes.

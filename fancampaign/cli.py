@@ -114,14 +114,19 @@ def create_user_command(username: str, email: str, role: str, password_file: Any
 @click.argument("role", type=click.Choice([r.value for r in Role]))
 @with_appcontext
 def set_role_command(username: str, role: str) -> None:
-    """Give a user a role."""
-    from fancampaign.accounts.services import get_by_username, set_role
+    """Give a user a role (logged in /moderation/log as "system (command line)")."""
+    from fancampaign.accounts.services import get_by_username
+    from fancampaign.admin.services import change_role
     from fancampaign.extensions import db
 
     user = get_by_username(username)
     if user is None:
         raise click.ClickException(f"No user named {username}.")
-    set_role(None, user, Role(role))
+    try:
+        change_role(None, user, role, "")
+    except DomainError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from err
     db.session.commit()
     click.echo(f"{user.username} is now {role}.")
 

@@ -236,3 +236,94 @@ def can_report(user: Any, item: Any | None = None) -> bool:
         return False
     author_id = getattr(item, "author_id", None) if item is not None else None
     return author_id is None or author_id != user.id
+
+
+# Admin console --------------------------------------------------------------------------
+
+
+def can_use_console(user: Any) -> bool:
+    """The admin console (/admin) is for admins only."""
+    return can_admin(user)
+
+
+def can_resend_confirmation(actor: Any, target: Any) -> bool:
+    """Admins resend the confirmation link to an account still waiting for it."""
+    return (
+        can_admin(actor)
+        and target.deleted_at is None
+        and bool(target.email)
+        and (target.email_confirmed_at is None or bool(target.pending_email))
+    )
+
+
+def can_erase_account(actor: Any, target: Any) -> bool:
+    """Admins erase another member's account on request; never their own (the settings page
+    does that) nor another admin's (demote first), never one already erased."""
+    return (
+        can_admin(actor)
+        and actor.id != target.id
+        and Role(target.role) != Role.ADMIN
+        and target.deleted_at is None
+    )
+
+
+def can_change_settings(user: Any) -> bool:
+    """Admins change the site's settings."""
+    return can_admin(user)
+
+
+def can_resend_mail(user: Any, message: Any) -> bool:
+    """Admins send again a message the worker gave up on."""
+    return can_admin(user) and message.failed_at is not None and message.sent_at is None
+
+
+# Appeals --------------------------------------------------------------------------------
+
+APPEALABLE = frozenset({"hide", "auto_hide", "delete", "warn", "suspend", "ban"})
+
+
+def can_appeal(user: Any, action: Any, existing: Any = None) -> bool:
+    """The person a decision was about appeals it, once (suspended accounts too: it is how
+    they contest the suspension)."""
+    return (
+        is_member(user)
+        and action.target_user_id == user.id
+        and action.action in APPEALABLE
+        and existing is None
+    )
+
+
+def can_see_appeal(user: Any, appeal: Any) -> bool:
+    """An appeal is seen by the person who made it and by moderators, nobody else."""
+    return can_moderate(user) or (is_member(user) and appeal.appellant_id == user.id)
+
+
+def can_decide_appeal(user: Any, appeal: Any) -> bool:
+    """A moderator decides an open appeal, unless they took the decision appealed against
+    (or are the one appealing)."""
+    return (
+        can_moderate(user)
+        and appeal.status == "open"
+        and appeal.action.moderator_id != user.id
+        and appeal.appellant_id != user.id
+    )
+
+
+# New members ----------------------------------------------------------------------------
+
+
+def must_hold_post(user: Any, approved_posts: int, held_first: int) -> bool:
+    """A member's first `held_first` posts wait for a moderator (organisers and up never);
+    a post counts once approved, so until then each new one waits too."""
+    return (
+        held_first > 0
+        and is_member(user)
+        and not is_organiser(user)
+        and approved_posts < held_first
+    )
+
+
+def can_post_links(user: Any, approved_posts: int, links_after: int) -> bool:
+    """Links in posts once a member has `links_after` approved posts (organisers and up:
+    always)."""
+    return links_after <= 0 or is_organiser(user) or approved_posts >= links_after

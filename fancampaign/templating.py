@@ -13,6 +13,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from fancampaign import cache, policies
+from fancampaign.admin import sitesettings
 from fancampaign.extensions import db, utcnow
 from fancampaign.web import absolute_path, absolute_url
 
@@ -148,7 +149,9 @@ def register(app: Flask) -> None:
     @app.context_processor
     def _globals() -> dict[str, Any]:
         unread = 0
+        site = sitesettings.Settings()
         try:
+            site = sitesettings.current()
             if current_user.is_authenticated:
                 from fancampaign.notifications.services import unread_count
 
@@ -156,4 +159,4 @@ def register(app: Flask) -> None:
         except SQLAlchemyError:
             # An error page during a database outage must still render.
             db.session.rollback()
-        return {"unread_notifications": unread, "site_name": app.config["SITE_NAME"]}
+        return {"unread_notifications": unread, "site_name": site.name, "site": site}

@@ -27,6 +27,7 @@ def person(role: str, *, state: str = "ok", user_id: int = 1) -> object:
         id=user_id,
         username=role,
         username_lower=role,
+        email=f"{role}{user_id}@example.com",
         role=Role(role),
         email_confirmed_at=None if state == "unconfirmed" else utcnow(),
         suspended_until=utcnow() + timedelta(days=1) if state == "suspended" else None,
@@ -45,6 +46,19 @@ def post(**kw: object) -> SimpleNamespace:
 
 def petition(**kw: object) -> SimpleNamespace:
     return SimpleNamespace(**{"creator_id": OTHER_ID, "status": "open", **kw})
+
+
+def decision(**kw: object) -> SimpleNamespace:
+    """An audit-log row: a hide by another moderator, about someone else."""
+    return SimpleNamespace(
+        **{"action": "hide", "moderator_id": OTHER_ID, "target_user_id": OTHER_ID + 1, **kw}
+    )
+
+
+def appeal(**kw: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        **{"appellant_id": OTHER_ID + 1, "status": "open", "action": decision(), **kw}
+    )
 
 
 # Each action: (name, call(user) -> bool). "own" things belong to user id 1.
@@ -91,6 +105,41 @@ ACTIONS = {
     "manage_categories": lambda u: policies.can_manage_categories(u),
     "edit_public_profile": lambda u: policies.can_edit_public_profile(u),
     "in_good_standing": lambda u: policies.in_good_standing(u),
+    # The admin console.
+    "use_console": lambda u: policies.can_use_console(u),
+    "resend_confirmation": lambda u: policies.can_resend_confirmation(
+        u, person("member", state="unconfirmed", user_id=2)
+    ),
+    "resend_confirmation_confirmed": lambda u: policies.can_resend_confirmation(
+        u, person("member", user_id=2)
+    ),
+    "erase_member": lambda u: policies.can_erase_account(u, person("member", user_id=2)),
+    "erase_admin": lambda u: policies.can_erase_account(u, person("admin", user_id=2)),
+    "erase_self": lambda u: policies.can_erase_account(u, u),
+    "change_settings": lambda u: policies.can_change_settings(u),
+    "resend_failed_mail": lambda u: policies.can_resend_mail(
+        u, SimpleNamespace(failed_at=utcnow(), sent_at=None)
+    ),
+    "resend_sent_mail": lambda u: policies.can_resend_mail(
+        u, SimpleNamespace(failed_at=None, sent_at=utcnow())
+    ),
+    # Appeals: "own" decisions are about user 1; "acted" ones were taken by user 1.
+    "appeal_own_decision": lambda u: policies.can_appeal(u, decision(target_user_id=1)),
+    "appeal_own_decision_again": lambda u: policies.can_appeal(
+        u, decision(target_user_id=1), existing=appeal()
+    ),
+    "appeal_others_decision": lambda u: policies.can_appeal(u, decision()),
+    "see_own_appeal": lambda u: policies.can_see_appeal(u, appeal(appellant_id=1)),
+    "see_others_appeal": lambda u: policies.can_see_appeal(u, appeal()),
+    "decide_appeal": lambda u: policies.can_decide_appeal(u, appeal()),
+    "decide_appeal_on_own_decision": lambda u: policies.can_decide_appeal(
+        u, appeal(action=decision(moderator_id=1))
+    ),
+    "decide_decided_appeal": lambda u: policies.can_decide_appeal(u, appeal(status="upheld")),
+    # New-member safety: with no approved post yet, first 3 held, links after 3.
+    "post_held_as_newcomer": lambda u: policies.must_hold_post(u, 0, 3),
+    "post_held_after_approvals": lambda u: policies.must_hold_post(u, 3, 3),
+    "post_links_as_newcomer": lambda u: policies.can_post_links(u, 0, 3),
 }
 
 # Expected answer per action for visitor, member, organiser, moderator, admin (all in good
@@ -136,6 +185,26 @@ TABLE = {
     "manage_categories": (N, N, N, N, Y),
     "edit_public_profile": (N, Y, Y, Y, Y),
     "in_good_standing": (N, Y, Y, Y, Y),
+    "use_console": (N, N, N, N, Y),
+    "resend_confirmation": (N, N, N, N, Y),
+    "resend_confirmation_confirmed": (N, N, N, N, N),
+    "erase_member": (N, N, N, N, Y),
+    "erase_admin": (N, N, N, N, N),
+    "erase_self": (N, N, N, N, N),
+    "change_settings": (N, N, N, N, Y),
+    "resend_failed_mail": (N, N, N, N, Y),
+    "resend_sent_mail": (N, N, N, N, N),
+    "appeal_own_decision": (N, Y, Y, Y, Y),
+    "appeal_own_decision_again": (N, N, N, N, N),
+    "appeal_others_decision": (N, N, N, N, N),
+    "see_own_appeal": (N, Y, Y, Y, Y),
+    "see_others_appeal": (N, N, N, Y, Y),
+    "decide_appeal": (N, N, N, Y, Y),
+    "decide_appeal_on_own_decision": (N, N, N, N, N),
+    "decide_decided_appeal": (N, N, N, N, N),
+    "post_held_as_newcomer": (N, Y, N, N, N),
+    "post_held_after_approvals": (N, N, N, N, N),
+    "post_links_as_newcomer": (N, N, Y, Y, Y),
 }
 
 CASES = [
@@ -245,6 +314,11 @@ def test_participation_problem_says_why_in_words(state, message):
     else:
         assert message in problem
     assert "log in" in policies.participation_problem(person("visitor"))
+
+
+def test_a_suspended_member_can_still_appeal_their_suspension():
+    suspended = person("member", state="suspended")
+    assert policies.can_appeal(suspended, decision(action="suspend", target_user_id=1))
 
 
 def test_a_suspended_organiser_cannot_write_news():

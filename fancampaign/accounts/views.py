@@ -20,6 +20,7 @@ from flask_login import current_user, login_user, logout_user
 
 from fancampaign import signals
 from fancampaign.accounts import forms, hooks, services  # noqa: F401  (hooks connect signals)
+from fancampaign.admin import sitesettings
 from fancampaign.errors import AccountBanned, DomainError, EmailTaken, InvalidToken, UsernameTaken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import login_required
@@ -29,7 +30,7 @@ bp = Blueprint("accounts", __name__)
 
 
 def _limit(name: str) -> Any:
-    return limiter.limit(lambda: current_app.config[name], methods=["POST"])
+    return limiter.limit(lambda: sitesettings.value(name), methods=["POST"])
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -37,6 +38,8 @@ def _limit(name: str) -> Any:
 def register() -> Any:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
+    if not sitesettings.current().registration_open:
+        abort(403, "Registration is closed for now. Please come back later.")
     form = forms.RegisterForm()
     if form.validate_on_submit():
         try:

@@ -40,7 +40,7 @@ from fancampaign.forum.models import (
     PostRevision,
     Thread,
 )
-from fancampaign.moderation import watch
+from fancampaign.moderation import newcomers, watch
 from fancampaign.notifications.services import notify
 from fancampaign.routing import MAX_ID
 from fancampaign.text import (
@@ -692,6 +692,7 @@ def create_thread(user: User, category: Category, title: str, body: str) -> Thre
     title = check_title(title)
     body = check_body(body)
     held = _screen(f"{title}\n{body}")
+    held = newcomers.screen(user, f"{title}\n{body}") or held
     return _new_thread(category, user, title, body, held=held)
 
 
@@ -716,6 +717,7 @@ def reply(user: User, thread: Thread, body: str) -> Post:
         _require(False, user, "You cannot reply to this thread.")
     body = check_body(body)
     held = _screen(body)
+    held = newcomers.screen(user, body) or held
     html, mentioned = _render(body)
     now = utcnow()
     post = _add_post(thread, user.id, body, html, now, held=held)
@@ -768,6 +770,7 @@ def edit_post(user: User, post: Post, body: str, title: str | None = None) -> Po
     body = check_body(body)
     new_title = check_title(title) if (post.is_first and title is not None) else None
     held = _screen(f"{new_title or ''}\n{body}")
+    newcomers.screen(user, body)  # links only: an edit of a released post is not held again
     if body == post.body and (new_title is None or new_title == post.thread.title) and not held:
         return post
     db.session.add(

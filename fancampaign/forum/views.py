@@ -19,6 +19,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.admin import services as admin_services
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, id_set, page_meta
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
@@ -52,7 +54,7 @@ def _not_new_account() -> bool:
 
 def _limit(name: str) -> Any:
     return limiter.limit(
-        lambda: current_app.config[name],
+        lambda: sitesettings.value(name),
         key_func=_user_key,
         methods=["POST"],
         exempt_when=_not_new_account,
@@ -304,7 +306,7 @@ def _save_category(form: forms.CategoryForm, category: Category | None, done: st
     if not form.validate_on_submit():
         return None
     try:
-        services.save_category(
+        admin_services.save_category(
             current_user,
             category,
             name=form.name.data,
@@ -321,7 +323,13 @@ def _save_category(form: forms.CategoryForm, category: Category | None, done: st
     return redirect(url_for("forum.categories"))
 
 
-@bp.route("/forum/categories", methods=["GET", "POST"])
+# Managed from the admin console (/admin); the forum's old address leads there.
+@bp.route("/forum/categories")
+def old_categories() -> Any:
+    return redirect(url_for("forum.categories"), 301)
+
+
+@bp.route("/admin/categories", methods=["GET", "POST"])
 @admin_required
 def categories() -> Any:
     form = forms.CategoryForm()
@@ -331,7 +339,7 @@ def categories() -> Any:
     return render_form("forum/categories.html", form=form, categories=services.categories())
 
 
-@bp.route("/forum/categories/<int:category_id>/edit", methods=["GET", "POST"])
+@bp.route("/admin/categories/<int:category_id>/edit", methods=["GET", "POST"])
 @admin_required
 def edit_category(category_id: int) -> Any:
     category = db.get_or_404(Category, category_id)
@@ -342,13 +350,13 @@ def edit_category(category_id: int) -> Any:
     return render_form("forum/category_form.html", form=form, category=category)
 
 
-@bp.route("/forum/categories/<int:category_id>/move", methods=["POST"])
+@bp.route("/admin/categories/<int:category_id>/move", methods=["POST"])
 @admin_required
 def move_category(category_id: int) -> Any:
     category = db.get_or_404(Category, category_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    services.shift_category(
+    admin_services.shift_category(
         current_user, category, -1 if request.form.get("direction") == "up" else 1
     )
     db.session.commit()

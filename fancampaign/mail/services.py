@@ -74,6 +74,12 @@ def queue_capped_email(
     return queue_email(to, subject, body, recipient=recipient)
 
 
+def queue_again(message: OutboxMessage) -> None:
+    """A message made due again (the admin console's resend): sent with the commit, as new
+    mail is, when sending at once is on; else by the worker."""
+    _pending_ids().append(message.id)
+
+
 def _pending_ids() -> list[int]:
     # Messages queued in the open transaction; they become sendable only when it commits.
     if not has_app_context():

@@ -23,6 +23,7 @@ from flask import (
 from markupsafe import escape
 
 from fancampaign import signals
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, fragment
 from fancampaign.extensions import db, utcnow
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
@@ -51,7 +52,7 @@ def _render_sections() -> str:
     )
     # Rendered without the context processors: nothing here is about the viewer.
     template = current_app.jinja_env.get_template("main/_sections.html")
-    return template.render(sections=sections, site_name=current_app.config["SITE_NAME"])
+    return template.render(sections=sections, site_name=sitesettings.current().name)
 
 
 # Site basics ---------------------------------------------------------------------------------
@@ -184,6 +185,15 @@ def security_txt() -> Any:
         f"Canonical: {base_url()}/.well-known/security.txt",
     ]
     response = Response("\n".join(lines) + "\n", mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.route("/theme.css")
+def theme() -> Any:
+    """The accent colour of the site settings, for both themes (its URL names the version)."""
+    css = sitesettings.theme_css(sitesettings.current())
+    response = current_app.response_class(css, mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

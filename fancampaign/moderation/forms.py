@@ -183,3 +183,28 @@ class LogFilterForm(BaseForm):
         ),
         validate_choice=False,
     )
+
+
+class AppealForm(BaseForm):
+    note = TextAreaField(
+        "Why should the decision change?",
+        validators=[
+            DataRequired("Tell the moderators why the decision should change."),
+            Length(max=MAX_NOTE, message=f"At most {MAX_NOTE:,} characters, please."),
+        ],
+        description="Another moderator than the one who decided reads it. You can appeal once.",
+    )
+
+
+class AppealDecisionForm(BaseForm):
+    outcome = RadioField(
+        "Decision",
+        choices=_choices(
+            [
+                ("uphold", "Uphold: undo the decision (restore the item, lift the sanction)"),
+                ("reject", "Reject: the decision stands"),
+            ]
+        ),
+        validators=[DataRequired("Choose a decision.")],
+    )
+    reason = _reason_field()

@@ -98,6 +98,18 @@ ACTIONS = {
     "lift": "Lifted sanctions",
     "add_word": "Added watched word",
     "remove_word": "Removed watched word",
+    # The admin console (fancampaign/admin).
+    "set_role": "Changed role",
+    "resend_confirmation": "Resent confirmation",
+    "erase_account": "Erased account",
+    "change_settings": "Changed site settings",
+    "resend_mail": "Resent failed mail",
+    "add_category": "Added category",
+    "edit_category": "Edited category",
+    # Appeals (moderation/appeals.py).
+    "appeal": "Appealed",
+    "uphold_appeal": "Upheld appeal",
+    "reject_appeal": "Rejected appeal",
 }
 SANCTIONS = ("warn", "suspend", "ban")
 
@@ -128,6 +140,9 @@ class ModerationAction(db.Model):
     reason: Mapped[str] = mapped_column(sa.String(MAX_REASON), default="")
     details: Mapped[str] = mapped_column(sa.String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Why, as one of REPORT_REASONS (the public ledger counts by it); set when the row is
+    # written, from the reports behind the decision (moderation/ledger.py).
+    reason_code: Mapped[str] = mapped_column(sa.String(20), default="")
 
     moderator: Mapped[User | None] = relationship(foreign_keys=[moderator_id])
     target_user: Mapped[User | None] = relationship(foreign_keys=[target_user_id])
@@ -135,6 +150,18 @@ class ModerationAction(db.Model):
     @property
     def action_label(self) -> str:
         return ACTIONS.get(self.action, self.action)
+
+    @property
+    def actor_label(self) -> str:
+        """Who acted, for the log: a username, or which part of the system."""
+        if self.moderator is not None:
+            return self.moderator.username
+        return self.details if self.details.startswith(SYSTEM) else "system"
+
+
+# What `details` says when no person acted (moderator_id NULL) and it was not auto-hide.
+SYSTEM = "system ("
+COMMAND_LINE = "system (command line)"
 
 
 class AuditLogIsAppendOnly(RuntimeError):
@@ -175,3 +202,46 @@ class WatchedWord(db.Model):
     @property
     def action_label(self) -> str:
         return WORD_ACTIONS.get(self.action, self.action)
+
+
+APPEAL_STATUSES = {"open": "Waiting for a moderator", "upheld": "Upheld", "rejected": "Rejected"}
+
+
+class Appeal(db.Model):
+    """The person a decision was about asks for it to be looked at again (moderation/appeals.py).
+
+    One appeal per decision (the schema says so too). Decided by a moderator other than the
+    one who took the decision.
+    """
+
+    __tablename__ = "appeals"
+    __table_args__ = (sa.Index("ix_appeals_open", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("moderation_actions.id", ondelete="CASCADE"), unique=True
+    )
+    appellant_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    note: Mapped[str] = mapped_column(sa.String(MAX_NOTE), default="")
+    # open | upheld | rejected
+    status: Mapped[str] = mapped_column(sa.String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision_reason: Mapped[str] = mapped_column(sa.String(MAX_REASON), default="")
+
+    action: Mapped[ModerationAction] = relationship()
+    appellant: Mapped[User | None] = relationship(foreign_keys=[appellant_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def status_label(self) -> str:
+        return APPEAL_STATUSES.get(self.status, self.status)

@@ -13,13 +13,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import has_app_context
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
 from fancampaign.accounts.models import User, new_session_token
+from fancampaign.admin import sitesettings
 from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.moderation import watch
@@ -125,6 +126,11 @@ def _log(
     db.session.add(row)
     db.session.flush()
     return row
+
+
+# The writer and the messenger other areas share (the admin console, appeals).
+log_action = _log
+tell = _tell
 
 
 def _require_moderator(user: Any) -> None:
@@ -263,7 +269,7 @@ def report_item(
     except IntegrityError:
         raise AlreadyReported() from None
     if auto_hide_at is None:
-        auto_hide_at = int(current_app.config.get("AUTO_HIDE_REPORTS", 3))
+        auto_hide_at = int(sitesettings.value("AUTO_HIDE_REPORTS"))
     if adapter.auto_hide and not item.is_hidden and auto_hide_at > 0:
         reporters = db.session.scalar(
             sa.select(sa.func.count(sa.distinct(Report.reporter_id))).where(

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -26,10 +25,11 @@ from wtforms.fields.choices import SelectChoice
 from fancampaign import policies, signals
 from fancampaign.accounts.models import User
 from fancampaign.accounts.services import get_by_username
+from fancampaign.admin import sitesettings
 from fancampaign.errors import DomainError, NotFoundError
 from fancampaign.extensions import db, limiter
-from fancampaign.guards import moderator_required, participant_required
-from fancampaign.moderation import forms, services
+from fancampaign.guards import login_required, moderator_required, participant_required
+from fancampaign.moderation import appeals, forms, ledger, services
 from fancampaign.moderation.items import KINDS, Item
 from fancampaign.moderation.models import ACTIONS, REPORT_REASONS, WatchedWord
 from fancampaign.routing import page_arg
@@ -159,7 +159,7 @@ def _reporter_key() -> str:
 @bp.route("/report", methods=["GET", "POST"])
 @participant_required
 @limiter.limit(
-    lambda: current_app.config["RATELIMIT_REPORTS"], key_func=_reporter_key, methods=["POST"]
+    lambda: sitesettings.value("RATELIMIT_REPORTS"), key_func=_reporter_key, methods=["POST"]
 )
 def report() -> Any:
     form = forms.ReportForm(request.form if request.method == "POST" else request.args)
@@ -199,12 +199,15 @@ def report() -> Any:
 @moderator_required
 def queue() -> Any:
     tab = request.args.get("tab", "reports")
-    if tab not in ("reports", "held", "petitions"):
+    if tab not in ("reports", "held", "petitions", "appeals"):
         tab = "reports"
     page = page_arg()
-    counts = services.queue_counts()
+    counts = {**services.queue_counts(), "appeals": appeals.open_count()}
     context: dict[str, Any] = {"tab": tab, "counts": counts}
-    if tab == "reports":
+    if tab == "appeals":
+        context["pagination"] = appeals.open_appeals(page)
+        context["entries"] = context["pagination"].items
+    elif tab == "reports":
         context["pagination"], context["entries"] = services.queue_page(page)
     elif tab == "held":
         context["pagination"], context["entries"] = services.held_posts_page(page)
@@ -522,6 +525,85 @@ def log() -> Any:
     return render_template(
         "moderation/log.html", form=form, pagination=pagination, filters=filters
     ), status
+
+
+# The public ledger -------------------------------------------------------------------------
+
+
+@bp.route("/moderation/transparency")
+def transparency() -> Any:
+    page = page_arg()
+    pagination, decisions = ledger.recent(current_user, page)
+    return render_template(
+        "moderation/transparency.html",
+        months=ledger.monthly(),
+        pagination=pagination,
+        decisions=decisions,
+        outcomes=list(ledger.OUTCOMES),
+        reasons=[*REPORT_REASONS, "other"],
+        reason_label=ledger.reason_label,
+        days=ledger.RECENT_DAYS,
+    )
+
+
+# Appeals ------------------------------------------------------------------------------------
+
+
+@bp.route(f"/moderation/appeal/{KIND_PATH}/<int:item_id>", methods=["GET", "POST"])
+@login_required
+def appeal(kind: str, item_id: int) -> Any:
+    try:
+        action = appeals.appealable(current_user, kind, item_id)
+    except DomainError:
+        abort(404)
+    existing = appeals.appeal_of(action)
+    if existing is not None and policies.can_see_appeal(current_user, existing):
+        return redirect(url_for("moderation.appeal_page", appeal_id=existing.id))
+    form = forms.AppealForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            made = appeals.make_appeal(current_user, action, form.note.data)
+        except DomainError as err:
+            _fail(form, err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash("Your appeal was sent. Another moderator will look at it.", "success")
+            return redirect(url_for("moderation.appeal_page", appeal_id=made.id))
+    return render_form("moderation/appeal.html", status=status, form=form, action=action)
+
+
+@bp.route("/moderation/appeals/<int:appeal_id>")
+@login_required
+def appeal_page(appeal_id: int, form: Any = None, status: int = 200) -> Any:
+    try:
+        found = appeals.get_appeal(appeal_id, current_user)
+    except NotFoundError:
+        abort(404)
+    form = form or forms.AppealDecisionForm()
+    return render_form("moderation/appeal_page.html", status=status, appeal=found, form=form)
+
+
+@bp.route("/moderation/appeals/<int:appeal_id>/decide", methods=["POST"])
+@moderator_required
+def decide_appeal(appeal_id: int) -> Any:
+    found = appeals.get_appeal(appeal_id, current_user)
+    form = forms.AppealDecisionForm()
+    status = 400
+    if form.validate_on_submit():
+        try:
+            appeals.decide_appeal(
+                current_user, found, form.outcome.data == "uphold", form.reason.data
+            )
+        except DomainError as err:
+            _fail(form, err)
+            status = err.status_code
+        else:
+            db.session.commit()
+            flash("Appeal decided; the member was told.", "success")
+            return redirect(url_for("moderation.queue", tab="appeals"))
+    return appeal_page(appeal_id, form=form, status=status)
 
 
 # The profile page: a "Report" control, and a link for moderators -----------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign import policies, signals
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, id_set, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db
@@ -269,7 +270,7 @@ def add_update(slug: str) -> Any:
 def _feed(tag: str | None) -> Response:
     posts = list(db.session.scalars(services.visible_posts(tag).limit(FEED_SIZE)))
     base = base_url()
-    site = current_app.config["SITE_NAME"]
+    site = sitesettings.current().name
     if tag is None:
         self_url = base + url_for("news.feed")
         alternate = base + url_for("news.index")

@@ -25,6 +25,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from fancampaign import policies
+from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
@@ -81,7 +82,7 @@ def _no_guest_address() -> bool:
 
 
 _per_member = limiter.shared_limit(
-    lambda: current_app.config["RATELIMIT_SIGN"],
+    lambda: str(sitesettings.value("RATELIMIT_SIGN")),  # the admin console's setting
     scope="sign-member",
     key_func=_member_key,
     exempt_when=_is_guest,

@@ -427,35 +427,35 @@ def test_new_accounts_start_few_threads_a_day(client: Any, login: Any) -> None:
 
 def test_category_admin_is_for_admins(client: Any, login: Any) -> None:
     login(make_user(role=Role.MODERATOR))
-    assert client.get("/forum/categories").status_code == 403
-    assert client.post("/forum/categories", data={"name": "X"}).status_code == 403
+    assert client.get("/admin/categories").status_code == 403
+    assert client.post("/admin/categories", data={"name": "X"}).status_code == 403
     assert count(Category) == 0
 
 
 def test_admin_adds_edits_and_reorders_categories(client: Any, login: Any) -> None:
     login(make_user(role=Role.ADMIN))
     response = client.post(
-        "/forum/categories",
+        "/admin/categories",
         data={"name": "Announcements", "description": "From the team", "is_staff_only": "y"},
     )
     assert response.status_code == 302
-    client.post("/forum/categories", data={"name": "Off-topic"})
+    client.post("/admin/categories", data={"name": "Off-topic"})
     announcements = services.get_category("announcements")
     assert announcements.is_staff_only
-    response = client.post("/forum/categories", data={"name": "Off topic", "slug": "off-topic"})
+    response = client.post("/admin/categories", data={"name": "Off topic", "slug": "off-topic"})
     assert response.status_code == 400
     response = client.post(
-        f"/forum/categories/{announcements.id}/edit",
+        f"/admin/categories/{announcements.id}/edit",
         data={"name": "News from HQ", "slug": "announcements", "description": "Official"},
     )
     assert response.status_code == 302
     db.session.expire_all()
     assert announcements.name == "News from HQ" and not announcements.is_staff_only
     off_topic = services.get_category("off-topic")
-    client.post(f"/forum/categories/{off_topic.id}/move", data={"direction": "up"})
+    client.post(f"/admin/categories/{off_topic.id}/move", data={"direction": "up"})
     db.session.expire_all()
     assert [c.slug for c in services.categories()] == ["off-topic", "announcements"]
-    assert client.post("/forum/categories", data={"name": ""}).status_code == 400
+    assert client.post("/admin/categories", data={"name": ""}).status_code == 400
 
 
 # Other pages ---------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""The admin console: users, site settings, categories, mail, the dashboard."""
