@@ -57,9 +57,9 @@ def news_card(post: Any, *, site: str) -> Card:
     return Card(kicker=kicker, title=post.title, subtitle=post.standfirst or "", footer=site)
 
 
-def site_card(*, site_name: str, site: str) -> Card:
-    """The card of every page that has none of its own."""
-    return Card(kicker=site_name, title=SITE_CARD_TITLE, footer=site)
+def site_card(*, site_name: str, tagline: str = "", site: str) -> Card:
+    """The card of every page that has none of its own: the site's name and tagline."""
+    return Card(kicker=site_name, title=tagline or SITE_CARD_TITLE, footer=site)
 
 
 def card_png(card: Card, folder: str | Path, name: str) -> bytes:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, make_response
 from flask_login import AnonymousUserMixin
 
+from fancampaign.admin import sitesettings
 from fancampaign.errors import DomainError
 from fancampaign.news.services import get_post
 from fancampaign.petitions.services import get_petition
@@ -31,7 +32,7 @@ def _png(card: Card, name: str) -> Any:
 
 
 def _site() -> str:
-    return f"{current_app.config['SITE_NAME']} · {urlsplit(base_url()).netloc}"
+    return f"{sitesettings.current().name} · {urlsplit(base_url()).netloc}"
 
 
 @bp.route("/petitions/<slug>/share.png")
@@ -56,5 +57,6 @@ def news_card(slug: str) -> Any:
 
 @bp.route("/share.png")
 def site_card() -> Any:
-    card = services.site_card(site_name=current_app.config["SITE_NAME"], site=_site())
+    settings = sitesettings.current()
+    card = services.site_card(site_name=settings.name, tagline=settings.tagline, site=_site())
     return _png(card, "site")
