@@ -19,6 +19,7 @@ AREAS = (
     "notifications",
     "forum",
     "petitions",
+    "campaign",
     "news",
     "moderation",
     "search",

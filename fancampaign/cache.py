@@ -79,6 +79,8 @@ CONTENT_TABLES = frozenset(
         "news_post_petitions",
         "tags",
         "users",
+        "campaign_events",
+        "target_responses",
     }
 )
 # A users row matters to pages only when what they show of a person changes.

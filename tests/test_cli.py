@@ -232,3 +232,24 @@ def test_seed_passwords_never_break_the_registration_rules(app, monkeypatch):
     draws = iter(["3ZBidOJH7EEbqZ7b", "Lh0XWq9Vt-Dx2Npa"])
     monkeypatch.setattr(seeds.secrets, "token_urlsafe", lambda _n: next(draws))
     assert seeds.new_password("ido", "ido@example.com") == "Lh0XWq9Vt-Dx2Npa"
+
+
+@pytest.mark.skipif(
+    not has_migrations, reason="migrations/versions is empty: the demo cannot upgrade yet"
+)
+def test_demo_runs_the_mail_worker_while_it_serves_and_stops_it(demo_env, monkeypatch):
+    import threading
+
+    import werkzeug.serving
+
+    seen = {}
+
+    def fake_serve(*_args, **_kwargs):
+        seen["workers"] = [t for t in threading.enumerate() if t.name == "mail-worker"]
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_serve)
+    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Mail worker running in the background." in result.output
+    assert len(seen["workers"]) == 1
+    assert not seen["workers"][0].is_alive()

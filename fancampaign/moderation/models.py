@@ -98,6 +98,16 @@ ACTIONS = {
     "lift": "Lifted sanctions",
     "add_word": "Added watched word",
     "remove_word": "Removed watched word",
+    "close_petition": "Closed petition",
+    "won_petition": "Marked petition won",
+    "reopen_petition": "Reopened petition",
+    "export_csv": "Exported signatures (CSV)",
+    "export_pdf": "Exported delivery pack (PDF)",
+    "deliver_petition": "Recorded delivery",
+    "response_link": "Made response link",
+    "response_link_used": "Response link used",
+    "post_response": "Posted response",
+    "milestone_mail": "Changed milestone mail",
 }
 SANCTIONS = ("warn", "suspend", "ban")
 

@@ -108,7 +108,12 @@ class SignForm(BaseForm):
         description=f"At most {REASON_MAX} characters. Shown on the petition page.",
     )
     country = CountryField("Country", default="")
-    is_public = BooleanField("Show my name publicly on the petition", default=True)
+    is_public = BooleanField(
+        "Show my name publicly on this site's petition page",
+        default=True,
+        description="Either way, your name and country go to the petition's target when it "
+        "is delivered.",
+    )
     keep_updated = BooleanField("Keep me updated about this petition", default=True)
 
 
@@ -120,7 +125,8 @@ class GuestSignForm(SignForm):
         description="We email you a link: your signature counts once you confirm it.",
     )
     consent = BooleanField(
-        "I agree that my name and email are stored for this petition",
+        "I agree that my name and email are stored for this petition, and that my name and "
+        "country are given to its target when it is delivered (never my email)",
         validators=[DataRequired("Please agree so that we can count your signature.")],
     )
 
