@@ -15,13 +15,18 @@ refuses for its recipient counts toward MAIL_MAX_ATTEMPTS like the outbox's.
 from __future__ import annotations
 
 import contextlib
+import email
 import html
 import logging
 import smtplib
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from email.message import EmailMessage
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.policy import default as default_policy
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,9 +44,9 @@ from fancampaign.petitions.services import manage_token
 log = logging.getLogger("fancampaign.campaign")
 
 TEMPLATE = "mail/campaign_event.html"
-# Headers are never folded into RFC 2047 encoded words: a List-Unsubscribe URL must stay a URL.
-POLICY = default_policy.clone(max_line_length=998)
 # Errors that say the server could not be reached (or dropped us): nobody's fault, retry all.
+# Headers stay on one line (well under SMTP's 998): a List-Unsubscribe URL is never folded.
+NO_FOLDING = compat32.clone(max_line_length=None)
 UNREACHABLE = (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
 
 
@@ -94,7 +99,7 @@ def sent_recently() -> int:
     )
 
 
-def render(mail: CampaignMail, event: CampaignEvent, signature: Signature) -> EmailMessage:
+def render(mail: CampaignMail, event: CampaignEvent, signature: Signature) -> Message:
     """The message for one signer: plain text and HTML from one template, unsubscribe headers."""
     config = current_app.config
     secret = config["SECRET_KEY"]
@@ -112,21 +117,24 @@ def render(mail: CampaignMail, event: CampaignEvent, signature: Signature) -> Em
         "stop_all_url": f"{base}/unsubscribe/{unsubscribe_token(mail.id, 'all', secret)}",
     }
     template = current_app.jinja_env.get_template(TEMPLATE)
-    message = EmailMessage(policy=POLICY)
+    # In text mode the template's only escaping is of the values put in, so unescape undoes it.
+    text = html.unescape(template.render(context, html=False)).strip() + "\n"
+    # The MIME classes (compat32) build a message without parsing each header back: several
+    # times cheaper than EmailMessage, and a long URL header is never folded or encoded.
+    message = MIMEMultipart("alternative", policy=NO_FOLDING)
     message["From"] = config["MAIL_FROM"]
     message["To"] = mail.email
-    message["Subject"] = f"{event.label}: {petition.title}"[:200]
+    message["Subject"] = Header(f"{event.label}: {petition.title}"[:200], "utf-8")
     message["List-Unsubscribe"] = f"<{stop_petition}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
-    # In text mode the template's only escaping is of the values put in, so unescape undoes it.
-    message.set_content(html.unescape(template.render(context, html=False)).strip() + "\n")
-    message.add_alternative(template.render(context, html=True), subtype="html")
+    message.attach(MIMEText(text, "plain", "utf-8"))
+    message.attach(MIMEText(template.render(context, html=True), "html", "utf-8"))
     return message
 
 
 @contextlib.contextmanager
-def transport() -> Iterator[Callable[[EmailMessage], None]]:
+def transport() -> Iterator[Callable[[Message], None]]:
     """A sender for one batch: one SMTP connection (or the console / memory backend)."""
     config = current_app.config
     backend = config["MAIL_BACKEND"]
@@ -141,7 +149,11 @@ def transport() -> Iterator[Callable[[EmailMessage], None]]:
                 smtp.login(config["MAIL_SMTP_USERNAME"], config["MAIL_SMTP_PASSWORD"] or "")
             yield smtp.send_message
     elif backend == "memory":
-        yield current_app.extensions.setdefault("mail_outbox", []).append
+        # Kept as a reader parses it off the wire (what tests look at).
+        kept = current_app.extensions.setdefault("mail_outbox", [])
+        yield lambda message: kept.append(
+            email.message_from_bytes(message.as_bytes(), policy=default_policy)
+        )
     elif backend == "console":
         yield lambda email: print(f"\n----- email -----\n{email}\n----- end of email -----")
     else:

@@ -155,7 +155,12 @@ def queue_event_mail(event: CampaignEvent, *, not_before: datetime | None = None
             rows,
         )
     )
-    return int(result.rowcount or 0)
+    if result.rowcount is not None and result.rowcount >= 0:
+        return int(result.rowcount)
+    # A driver that does not report the rows an INSERT ... SELECT wrote: count them.
+    return int(
+        db.session.scalar(sa.select(sa.func.count()).where(CampaignMail.event_id == event.id)) or 0
+    )
 
 
 def _site(path: str) -> str:
