@@ -20,6 +20,7 @@ AREAS = (
     "forum",
     "petitions",
     "ledger",
+    "campaign",
     "news",
     "moderation",
     "search",

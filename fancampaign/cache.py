@@ -86,6 +86,8 @@ CONTENT_TABLES = frozenset(
         "users",
         # The site's name, colour, logo and footer are on every page (admin/sitesettings.py).
         "site_settings",
+        "campaign_events",
+        "target_responses",
     }
 )
 # A users row matters to pages only when what they show of a person changes.

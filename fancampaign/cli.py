@@ -67,7 +67,16 @@ def demo_command(host: str, port: int, no_serve: bool) -> None:
     # Flask's app.run() refuses to start inside the `flask` CLI machinery; serve directly.
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    from fancampaign.campaign.mailer import BackgroundWorker
+
+    # The mail worker runs beside the server (production runs `fancampaign worker` instead), so
+    # scheduled posts' and campaign mail go out on time; it stops with the demo.
+    worker = BackgroundWorker(app).start()
+    click.echo("Mail worker running in the background.")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        worker.stop()
 
 
 @click.command("seed")
@@ -136,12 +145,13 @@ def set_role_command(username: str, role: str) -> None:
 @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
 @with_appcontext
 def worker_command(once: bool, interval: float) -> None:
-    """Send queued mail (retrying failures with backoff)."""
-    from fancampaign.mail.services import send_due
+    """Send queued mail and campaign mail to signers (retrying failures with backoff), and
+    record the petitions' milestones."""
+    from fancampaign.campaign.mailer import work_once
 
     click.echo(f"Mail worker started (backend: {current_app.config['MAIL_BACKEND']}).")
     while True:
-        sent, failed = send_due()
+        sent, failed = work_once()
         if sent or failed:
             click.echo(f"sent {sent}, failed {failed}")
         if once:

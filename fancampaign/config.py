@@ -49,6 +49,12 @@ class Defaults:
     MAIL_SMTP_PASSWORD: str | None = None
     MAIL_SMTP_STARTTLS = False
     MAIL_MAX_ATTEMPTS = 8
+    # Campaign mail to signers (campaign/mailer.py): per worker round, and a ceiling per minute
+    # shared by every worker; an unreachable server is retried after this many seconds (doubled
+    # on each attempt, at most an hour).
+    CAMPAIGN_MAIL_BATCH = 200
+    CAMPAIGN_MAIL_PER_MINUTE = 1200
+    CAMPAIGN_MAIL_RETRY_SECONDS = 60
 
     # How many reverse proxies (nginx, a load balancer) stand in front of the app. Their
     # X-Forwarded-For/-Proto/-Host headers are believed only then: rate limits key on the real

@@ -41,7 +41,7 @@ class InputErrors(InvalidInput):
     in one answer instead of one per submit."""
 
     def __init__(self, errors: list[DomainError]) -> None:
-        super().__init__()
+        super().__init__(" ".join(err.message for err in errors))
         self.errors = errors
 
 

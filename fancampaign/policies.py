@@ -327,3 +327,26 @@ def can_post_links(user: Any, approved_posts: int, links_after: int) -> bool:
     """Links in posts once a member has `links_after` approved posts (organisers and up:
     always)."""
     return links_after <= 0 or is_organiser(user) or approved_posts >= links_after
+
+
+# Campaign: timeline, delivery, the target's response (issue 18) ---------------------------
+
+
+def can_run_campaign(user: Any, petition: Any) -> bool:
+    """Organisers (and above) in good standing close, reopen, deliver, post responses and
+    choose the milestone mail of a public petition."""
+    return (
+        is_organiser(user)
+        and can_manage_petition(user, petition)
+        and not getattr(user, "is_suspended", False)
+        and petition.status in ("open", "closed", "won")
+    )
+
+
+def can_reopen_petition(user: Any, petition: Any) -> bool:
+    """A petition closed by hand (deadline still ahead) can be reopened by its organisers."""
+    return (
+        can_run_campaign(user, petition)
+        and petition.status == "closed"
+        and not petition.deadline_passed
+    )

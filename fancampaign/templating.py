@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -139,6 +140,7 @@ def register(app: Flask) -> None:
             app.jinja_env.globals[name] = fn
     app.jinja_env.filters["timeago"] = timeago
     app.jinja_env.filters["closes_in"] = closes_in
+    app.jinja_env.filters["from_json"] = json.loads
     app.jinja_env.filters["time_tag"] = time_tag
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["url_pattern"] = UrlPattern

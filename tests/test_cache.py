@@ -517,4 +517,6 @@ def test_slot_marker_text_in_a_petition_title_comes_back_unchanged(app, own_pref
     assert [source for _, source in pages] == ["miss", "hit", "miss", "hit"]
     for response, _ in pages:
         assert response.status_code == 200
-        assert f"<h1>{escape(title)}</h1>" in response.get_data(as_text=True)
+        assert f'<h1 class="petition__title">{escape(title)}</h1>' in response.get_data(
+            as_text=True
+        )

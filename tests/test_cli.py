@@ -255,3 +255,24 @@ def test_the_demo_builds_its_links_on_the_address_it_serves(demo_env, monkeypatc
     (demo,) = [app for app in made if app.config["DEMO"]]
     assert demo.config["BASE_URL"] == "http://localhost:8123"
     assert demo.config["TRUSTED_HOSTS"] == ["localhost"]
+
+
+@pytest.mark.skipif(
+    not has_migrations, reason="migrations/versions is empty: the demo cannot upgrade yet"
+)
+def test_demo_runs_the_mail_worker_while_it_serves_and_stops_it(demo_env, monkeypatch):
+    import threading
+
+    import werkzeug.serving
+
+    seen = {}
+
+    def fake_serve(*_args, **_kwargs):
+        seen["workers"] = [t for t in threading.enumerate() if t.name == "mail-worker"]
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_serve)
+    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Mail worker running in the background." in result.output
+    assert len(seen["workers"]) == 1
+    assert not seen["workers"][0].is_alive()

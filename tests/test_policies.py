@@ -232,8 +232,15 @@ SUSPENDED_MAY = {
     "is_member": (Y, Y, Y, Y),
     "see_own_hidden_post": (Y, Y, Y, Y),
     "see_published_news": (Y, Y, Y, Y),
+    "see_own_appeal": (Y, Y, Y, Y),
+    # Appealing is how a suspended member contests the suspension.
+    "appeal_own_decision": (Y, Y, Y, Y),
+    # Not a power but whether a post would wait for approval: a suspended account posts
+    # nothing, and has no organiser's exemption while suspended.
+    "post_held_as_newcomer": (Y, Y, Y, Y),
 }
-# What a suspended account may do must be reading: never one of these.
+# What a suspended account may do must be reading (or contesting its sanction): never one of
+# these.
 CHANGES_OR_EXPORTS = set(ACTIONS) - {
     "is_member",
     "see_hidden_post",
@@ -241,6 +248,9 @@ CHANGES_OR_EXPORTS = set(ACTIONS) - {
     "see_draft_news",
     "see_published_news",
     "see_pending_petition",
+    "see_own_appeal",
+    "appeal_own_decision",
+    "post_held_as_newcomer",
 }
 
 SUSPENDED_CASES = [

@@ -121,6 +121,40 @@ SCHEMAS: dict[str, Any] = {
             },
         }
     ),
+    "TimelineEntry": _obj(
+        {
+            "kind": {
+                "type": "string",
+                "enum": [
+                    "opened",
+                    "milestone",
+                    "news",
+                    "update",
+                    "delivered",
+                    "acknowledged",
+                    "response",
+                    "closed",
+                    "reopened",
+                    "won",
+                ],
+            },
+            "label": {"type": "string"},
+            "title": {"type": "string"},
+            "body": {"type": "string", "description": "Plain text."},
+            "url": {"type": ["string", "null"], "format": "uri"},
+            "at": DATE_TIME,
+        }
+    ),
+    "Timeline": _obj(
+        {
+            "petition": SLUG,
+            "items": {
+                "type": "array",
+                "items": _ref("TimelineEntry"),
+                "description": "The campaign, oldest first.",
+            },
+        }
+    ),
     "NewsList": _obj({"items": {"type": "array", "items": _ref("NewsSummary")}, "next": NEXT}),
     "Category": _obj(
         {
@@ -450,6 +484,15 @@ PATHS: dict[str, Any] = {
                 "schema": HASH,
             },
         ],
+        "petitions",
+    ),
+    "/petitions/{slug}/timeline": _get(
+        "getPetitionTimeline",
+        "A public petition's campaign timeline: opened, milestones, updates, delivery, "
+        "responses, closed or won",
+        _json("Timeline", "The timeline, oldest first."),
+        _MISSING,
+        [_path_param("slug", _SLUG_PARAM, "The petition's slug.")],
         "petitions",
     ),
     "/news": _get(

@@ -25,6 +25,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from fancampaign.api import serializers as out
 from fancampaign.api.openapi import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT, MAX_PAGE, spec
 from fancampaign.cache import anonymous_page
+from fancampaign.campaign.services import timeline
 from fancampaign.errors import InvalidInput, NotFoundError
 from fancampaign.extensions import csrf, db, limiter, utcnow
 from fancampaign.forum.models import Category, Post, Thread
@@ -223,6 +224,33 @@ def petition(slug: str) -> Any:
     if found is None:
         raise NotFoundError("There is no such petition.")
     return respond(out.petition(found), found.updated_at)
+
+
+@bp.route("/petitions/<slug>/timeline")
+def petition_timeline(slug: str) -> Any:
+    _check_slug(slug, "petition")
+    found = db.session.scalar(
+        sa.select(Petition).where(Petition.slug == slug, Petition.status.in_(PUBLIC_STATUSES))
+    )
+    if found is None:
+        raise NotFoundError("There is no such petition.")
+    entries = timeline(found)
+    return respond(
+        {
+            "petition": found.slug,
+            "items": [
+                {
+                    "kind": e.kind,
+                    "label": e.label,
+                    "title": e.title,
+                    "body": e.body,
+                    "url": e.url or None,
+                    "at": out.iso(e.at),
+                }
+                for e in entries
+            ],
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -9,7 +9,9 @@ Transparency logs sequence the entries they promised: signing never waits on the
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -93,3 +95,17 @@ class Checkpoint(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     key_id: Mapped[str] = mapped_column(sa.String(16))
     signature: Mapped[bytes] = mapped_column(sa.LargeBinary(64))
+
+    def as_record(self) -> dict[str, Any]:
+        """The checkpoint as published: `signature` (base64 Ed25519) covers the text that
+        ledger/verifier.py's checkpoint_text builds from the other fields."""
+        return {
+            "number": self.number,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "standing_count": self.standing_count,
+            "created_at": self.created_at_text,
+            "event": self.event,
+            "key_id": self.key_id,
+            "signature": base64.b64encode(self.signature).decode(),
+        }

@@ -110,6 +110,16 @@ ACTIONS = {
     "appeal": "Appealed",
     "uphold_appeal": "Upheld appeal",
     "reject_appeal": "Rejected appeal",
+    "close_petition": "Closed petition",
+    "won_petition": "Marked petition won",
+    "reopen_petition": "Reopened petition",
+    "export_csv": "Exported signatures (CSV)",
+    "export_pdf": "Exported delivery pack (PDF)",
+    "deliver_petition": "Recorded delivery",
+    "response_link": "Made response link",
+    "response_link_used": "Response link used",
+    "post_response": "Posted response",
+    "milestone_mail": "Changed milestone mail",
 }
 SANCTIONS = ("warn", "suspend", "ban")
 

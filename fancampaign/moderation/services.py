@@ -133,6 +133,13 @@ log_action = _log
 tell = _tell
 
 
+def log_petition_action(
+    actor: User | None, action: str, petition: Any, *, details: str = ""
+) -> ModerationAction:
+    """An organiser's (or the target's, actor None) action on a petition, in the audit log."""
+    return _log(actor, action, "petition", petition.id, label=petition.title, details=details)
+
+
 def _require_moderator(user: Any) -> None:
     if not policies.can_moderate(user):
         raise NotAllowed("Only moderators can do that.")

@@ -126,6 +126,10 @@ class NewsUpdateForm(BaseForm):
             Length(max=MAX_UPDATE, message=f"An update must be at most {MAX_UPDATE:,} characters."),
         ],
     )
+    email_update = BooleanField(
+        "Email this update to the signers of the linked petitions who asked for updates",
+        default=False,
+    )
 
 
 class UnsubscribeForm(BaseForm):

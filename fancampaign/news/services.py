@@ -42,7 +42,6 @@ from fancampaign.text import clean_multiline, clean_text, reading_time, render_m
 # Paths under /news that a slug must never shadow.
 RESERVED_SLUGS = frozenset({"new", "tag", "feed", "unsubscribe", "drafts"})
 PUBLISH_CHOICES = ("draft", "now", "schedule")
-MAIL_BATCH = 500
 DISCUSSION_CATEGORY = "news-discussion"
 SLUG_ATTEMPTS = 20
 
@@ -437,8 +436,9 @@ def update_post(
     return post
 
 
-def add_update(editor: Any, post: NewsPost, body: str) -> NewsUpdate:
-    """Append a dated update to a post (organisers and admins); InvalidPost when empty."""
+def add_update(editor: Any, post: NewsPost, body: str, *, email: bool = False) -> NewsUpdate:
+    """Append a dated update to a post (organisers and admins); InvalidPost when empty. It goes
+    on the linked petitions' timelines, and with `email` to their signers who asked."""
     if not policies.can_edit_news(editor, post):
         raise NotAllowed("Only organisers and admins add updates.")
     body = clean_multiline(body or "")
@@ -458,6 +458,9 @@ def add_update(editor: Any, post: NewsPost, body: str) -> NewsUpdate:
     post.updated_at = now
     post.is_developing = True
     db.session.flush()
+    from fancampaign.campaign.services import record_story_update
+
+    record_story_update(post, update, email=email)
     return update
 
 
@@ -549,106 +552,27 @@ def unsubscribe(token: str) -> Any:
     return signature
 
 
-def _signer_rows(petition: Petition, after_id: int) -> list[tuple[int, str]]:
-    """One batch of (signature id, email) of the petition's signers who want updates."""
-    from fancampaign.petitions.services import signers_to_update
-
-    sub = signers_to_update(petition).order_by(None).subquery()
-    rows = db.session.execute(
-        sa.select(sub.c.signature_id, sub.c.email)
-        .where(sub.c.signature_id > after_id)
-        .order_by(sub.c.signature_id)
-        .limit(MAIL_BATCH)
-    )
-    return [(row.signature_id, row.email) for row in rows]
-
-
 def announce(post: NewsPost, petitions: Iterable[Petition]) -> int:
-    """Queue one email per signer (who asked for updates) per post, in batches; returns the
-    number queued. A scheduled post's emails wait in the outbox until its time comes."""
-    base = _site_base()
-    url = f"{base}/news/{post.slug}"
-    send_at = post.published_at or utcnow()
-    deferred = send_at > utcnow()
-    done: set[str] = set()
-    queued = 0
-    from fancampaign.mail.services import queue_email
+    """Put the post on each linked petition's campaign timeline and queue one email per signer
+    who asked for updates (campaign mail, one INSERT ... SELECT per petition); returns the
+    number queued. A scheduled post's emails wait until its time comes."""
+    from fancampaign.campaign.services import record_news
 
-    for petition in petitions:
-        after = 0
-        while True:
-            batch = _signer_rows(petition, after)
-            if not batch:
-                break
-            for signature_id, email in batch:
-                after = signature_id
-                key = (email or "").strip().lower()
-                if not key or key in done:
-                    continue  # one email per person per post, even across petitions
-                done.add(key)
-                queue_email(
-                    email,
-                    f"Update on “{petition.title}”: {post.title}",
-                    _announcement_body(post, petition, url, base, signature_id),
-                    dedupe_key=f"news:{post.id}:sig:{signature_id}",
-                    not_before=send_at if deferred else None,
-                )
-                queued += 1
-    db.session.flush()
-    return queued
-
-
-def _announcement_body(
-    post: NewsPost, petition: Petition, url: str, base: str, signature_id: int
-) -> str:
-    lines = [
-        f"You signed “{petition.title}” and asked to be kept updated.",
-        "",
-        "The organisers have published an update:",
-        "",
-        post.title,
-    ]
-    if post.standfirst:
-        lines += ["", post.standfirst]
-    lines += [
-        "",
-        f"Read it and join the discussion: {url}",
-        "",
-        "--",
-        "You get these emails because you ticked “keep me updated” when you signed.",
-        f"Stop them for this petition: {base}/news/unsubscribe/{unsubscribe_token(signature_id)}",
-    ]
-    return "\n".join(lines) + "\n"
+    return record_news(post, list(petitions), post.published_at)
 
 
 def _reschedule_announcement(post: NewsPost) -> None:
-    """A rescheduled post: its waiting update emails follow the new publication time."""
-    from fancampaign.mail.models import OutboxMessage
+    """A rescheduled post: its timeline entries and waiting update emails follow the new time."""
+    from fancampaign.campaign.services import reschedule_news
 
-    db.session.execute(
-        sa.update(OutboxMessage)
-        .where(
-            OutboxMessage.dedupe_key.like(f"news:{post.id}:sig:%"),
-            OutboxMessage.sent_at.is_(None),
-            OutboxMessage.attempts == 0,
-        )
-        .values(next_attempt_at=post.published_at or utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    reschedule_news(post)
 
 
 def _withdraw_announcement(post: NewsPost) -> None:
-    """A post taken back to draft: drop its update emails that have not gone out yet."""
-    from fancampaign.mail.models import OutboxMessage
+    """A post taken back to draft: off the timelines, its unsent update emails dropped."""
+    from fancampaign.campaign.services import withdraw_news
 
-    db.session.execute(
-        sa.delete(OutboxMessage)
-        .where(
-            OutboxMessage.dedupe_key.like(f"news:{post.id}:sig:%"),
-            OutboxMessage.sent_at.is_(None),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    withdraw_news(post)
     post.announced_at = None
 
 

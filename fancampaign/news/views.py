@@ -196,7 +196,12 @@ def _saved_message(post: NewsPost) -> str:
     if post.is_draft:
         return "Draft saved."
     if post.is_scheduled:
-        return f"Scheduled for {post.published_at:%-d %B %Y %H:%M} UTC."
+        when = f"{post.published_at:%-d %B %Y %H:%M} UTC"
+        if post.petitions:
+            return f"Scheduled for {when}. Update emails to the signers go out then."
+        return f"Scheduled for {when}."
+    if post.petitions:
+        return "Published. Update emails to the signers are on their way."
     return "Published."
 
 
@@ -246,7 +251,9 @@ def add_update(slug: str) -> Any:
     form = forms.NewsUpdateForm()
     if form.validate_on_submit():
         try:
-            services.add_update(current_user, post, form.update.data or "")
+            services.add_update(
+                current_user, post, form.update.data or "", email=form.email_update.data
+            )
         except DomainError as err:
             attach_error(form, err, "update")
         else:

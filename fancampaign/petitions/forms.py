@@ -108,7 +108,9 @@ class SignForm(BaseForm):
         description=f"At most {REASON_MAX} characters. Shown on the petition page.",
     )
     country = CountryField("Country", default="")
-    is_public = BooleanField("Show my name on this site", default=True)
+    # "Publicly" is about this site's pages: the delivery names every signer (the sign box and
+    # the guest's consent say so).
+    is_public = BooleanField("Show my name on this site's pages", default=True)
     keep_updated = BooleanField("Keep me updated about this petition", default=True)
 
 
@@ -120,7 +122,8 @@ class GuestSignForm(SignForm):
         description="We email you a link: your signature counts once you confirm it.",
     )
     consent = BooleanField(
-        "I agree that my name and email are stored for this petition",
+        "I agree that my name and email are kept for this petition, and that my name and "
+        "country go to its target on delivery (never my email)",
         validators=[DataRequired("Please agree so that we can count your signature.")],
     )
 

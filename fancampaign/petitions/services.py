@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload, lazyload, load_only, make_transient_to_detached
 
 from fancampaign import policies
@@ -50,6 +50,7 @@ from fancampaign.text import clean_multiline, clean_text, normalise_email, rende
 log = logging.getLogger("fancampaign.petitions")
 
 TOKEN_SALT = "signature-confirm"  # noqa: S105  (a salt, not a secret)
+MANAGE_SALT = "signature-manage"
 
 
 # Errors ---------------------------------------------------------------------------------
@@ -510,6 +511,13 @@ def make_signature_token(signature: Signature, secret_key: str) -> str:
     return _serializer(secret_key).dumps({"s": signature.id, "e": signature.email_normalised})
 
 
+def manage_token(signature: Signature, secret_key: str) -> str:
+    """The signer's own link to their signature (withdraw, updates off): signed, per signature;
+    it names the row and its address, so it dies with the signature."""
+    data = {"s": signature.id, "e": signature.email_normalised or ""}
+    return str(URLSafeSerializer(secret_key, salt=MANAGE_SALT).dumps(data))
+
+
 def sign_as_guest(
     petition: Petition,
     *,
@@ -597,13 +605,16 @@ def _send_confirmation(
     petition: Petition, signature: Signature, secret_key: str, base_url: str
 ) -> None:
     token = make_signature_token(signature, secret_key)
+    manage = manage_token(signature, secret_key)
     _mail_guest(
         signature.email or "",
         f"Confirm your signature on “{petition.title}”",
         f"Hello {signature.name},\n\n"
         f"Thank you for signing “{petition.title}”. Your signature counts once you open this "
         f"link and press the Confirm button:\n\n{base_url}/signatures/confirm/{token}\n\n"
-        f"If you did not sign, ignore this email and nothing will be counted.\n"
+        f"If you did not sign, ignore this email and nothing will be counted.\n\n"
+        f"Later, to withdraw your signature or stop update emails, use this link:\n"
+        f"{base_url}/signatures/manage/{manage}\n"
         f"{_receipt_lines(petition, signature)}",
     )
 
@@ -663,6 +674,24 @@ def withdraw_signature(user: User, petition: Petition) -> None:
     removed = db.session.execute(
         sa.delete(Signature)
         .where(Signature.petition_id == petition.id, Signature.user_id == user.id)
+        .returning(Signature.id, Signature.confirmed_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if not removed:
+        raise NotSigned()
+    if removed[0].confirmed_at is not None:
+        ledger.record_withdrawal(petition.id, removed[0].id)
+        _bump(petition, -1)
+
+
+def withdraw_signature_by_id(petition: Petition, signature_id: int) -> None:
+    """Remove a signature (and its count) through its signer's manage link while the petition
+    is open. Raises PetitionClosed, NotSigned."""
+    if not petition.is_open:
+        raise PetitionClosed("This petition is closed: its signatures can no longer change.")
+    removed = db.session.execute(
+        sa.delete(Signature)
+        .where(Signature.petition_id == petition.id, Signature.id == signature_id)
         .returning(Signature.id, Signature.confirmed_at)
         .execution_options(synchronize_session=False)
     ).all()
@@ -900,19 +929,19 @@ def _count_countries(petition: Petition, limit: int) -> list[tuple[str, int]]:
 
 
 def export_rows(petition: Petition, chunk: int = 2000) -> Iterator[tuple[str, str, str, str]]:
-    """(name or "anonymous", country, date, reason) of confirmed signatures, oldest first.
+    """(name, country, date, reason) of confirmed signatures, oldest first: the delivery list.
 
-    Keyset pagination by id: each chunk is one small query, so a million rows never sit in
-    memory together. Never emails.
+    Every signer agreed that their name and country go to the target, so the name is given
+    whatever "show my name publicly" says (that choice is about this site's pages); only an
+    erased account's signature, which no longer has a name, is "anonymous". Keyset pagination
+    by id: each chunk is one small query, so a million rows never sit in memory together.
+    Never emails.
     """
     from fancampaign.petitions.countries import country_name
 
     last_id = 0
-    name = sa.case(
-        (Signature.is_public.is_(False), sa.literal("")),
-        else_=sa.func.coalesce(
-            sa.func.nullif(User.display_name, ""), User.username, Signature.name
-        ),
+    name = sa.func.coalesce(
+        sa.func.nullif(User.display_name, ""), User.username, sa.func.nullif(Signature.name, "")
     )
     while True:
         rows = db.session.execute(

@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 from fancampaign import policies
 from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
+from fancampaign.campaign import services as campaign
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import organiser_required, participant_required
@@ -382,7 +383,7 @@ def _confirm_max_age() -> int:
 @organiser_required
 def close(slug: str) -> Any:
     petition = _load(slug)
-    return _act_and_show(services.close_petition, petition, "The petition is closed.")
+    return _act_and_show(campaign.close, petition, "The petition is closed.")
 
 
 @bp.route("/petitions/<slug>/won", methods=["GET", "POST"])
@@ -392,7 +393,7 @@ def won(slug: str) -> Any:
     form = VictoryForm()
     if form.validate_on_submit():
         try:
-            services.mark_won(current_user, petition, form.note.data)
+            campaign.mark_won(current_user, petition, form.note.data)
         except DomainError as err:
             _field_error(form, err)
             return render_form(
@@ -415,6 +416,8 @@ def signatures_csv(slug: str) -> Any:
     petition = _load(slug)
     if not policies.can_export_signatures(current_user, petition):
         abort(403)
+    campaign.log_export(current_user, petition, "csv")
+    db.session.commit()
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()

@@ -11,7 +11,7 @@ Self-contained on purpose: it works on the sanitiser's output (html5ever seriali
 and attributes exactly as below), not through the application's code.
 
 Revision ID: 18d8c5a10bdc
-Revises: a3c9e1f47b20
+Revises: 0574e2160d3a
 Create Date: 2026-12-07 01:00:00
 
 """
@@ -25,7 +25,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "18d8c5a10bdc"
-down_revision = "a3c9e1f47b20"
+down_revision = "0574e2160d3a"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """admin: the site's settings, one row changed from the console
 
 Revision ID: a41c2e7d9b03
-Revises: 5c0e7b2f94a1
+Revises: a3c9e1f47b20
 Create Date: 2026-12-07 00:45:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "a41c2e7d9b03"
-down_revision = "5c0e7b2f94a1"
+down_revision = "a3c9e1f47b20"
 branch_labels = None
 depends_on = None
 

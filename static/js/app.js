@@ -78,6 +78,10 @@
     }
   });
 
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
+  });
+
   var summary = document.querySelector("[data-error-summary]");
   if (summary) { summary.focus(); }
 })();

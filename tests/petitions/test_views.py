@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from fancampaign.accounts.models import Role
 from fancampaign.extensions import db, utcnow
+from fancampaign.moderation.models import ModerationAction
 from fancampaign.petitions import services
 from fancampaign.petitions.models import Petition, Signature
 from tests.conftest import links_in
@@ -375,7 +376,7 @@ def test_withdraw(app, client, login, count_rows):
 # Organiser tools, embed, home, profile ----------------------------------------------------
 
 
-def test_csv_export(app, client, login):
+def test_csv_export_names_every_signer_for_the_target(app, client, login):
     petition = make_petition()
     public = make_user(display_name="Public Person")
     services.sign_petition(public, petition, reason="=HYPERLINK(1)", country="DE", is_public=True)
@@ -402,9 +403,15 @@ def test_csv_export(app, client, login):
     assert rows == [
         ["name", "country", "date", "reason"],
         ["Public Person", "Germany", today, "'=HYPERLINK(1)"],
-        ["anonymous", "", today, ""],
+        ["Secret", "", today, ""],
     ]
     assert "@" not in text
+    (entry,) = db.session.scalars(sa.select(ModerationAction))
+    assert (entry.action, entry.target_id, entry.moderator_id) == (
+        "export_csv",
+        petition.id,
+        petition.creator_id,
+    )
 
 
 def test_embed_may_be_framed(app, client):

@@ -1,0 +1,1 @@
+"""The campaign after signing: timeline, mail to signers, delivery and the target's response."""
