@@ -33,6 +33,6 @@ def test_the_log_page_links_the_count_to_its_checkpoint(live_server, page):
     services.sign_petition(make_user(commit=False), petition)
     db.session.commit()
     page.goto(f"{live_server.url}/petitions/{petition.slug}")
-    page.get_by_role("link", name="Check this number").click()
+    page.get_by_role("link", name="Check this count").click()
     page.wait_for_load_state()
     assert page.locator("[data-standing-count]").inner_text().strip() == "1"
