@@ -122,8 +122,8 @@ class GuestSignForm(SignForm):
         description="We email you a link: your signature counts once you confirm it.",
     )
     consent = BooleanField(
-        "I agree that my name and email are kept for this petition, and that my name and "
-        "country go to its target on delivery (never my email)",
+        "I agree my name and email are kept for this petition and my name and country go "
+        "to its target",
         validators=[DataRequired("Please agree so that we can count your signature.")],
     )
 
