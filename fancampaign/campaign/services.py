@@ -374,12 +374,15 @@ def count_by_country(petition: Petition) -> dict[str, int]:
     """Confirmed signatures per country (code, "" for none given), most first."""
     n = sa.func.count().label("n")
     rows = db.session.execute(
-        sa.select(sa.func.coalesce(Signature.country, ""), n)
+        sa.select(Signature.country, n)
         .where(Signature.petition_id == petition.id, Signature.confirmed_at.is_not(None))
-        .group_by(sa.func.coalesce(Signature.country, ""))
-        .order_by(n.desc(), sa.func.coalesce(Signature.country, ""))
+        .group_by(Signature.country)
+        .order_by(n.desc(), Signature.country)
     )
-    return {code: count for code, count in rows}  # noqa: C416  (rows are Row tuples)
+    counts: dict[str, int] = {}
+    for code, count in rows:  # NULL and "" both mean "none given"
+        counts[code or ""] = counts.get(code or "", 0) + count
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def record_delivery(actor: User, petition: Petition, data: DeliveryInput) -> Delivery:

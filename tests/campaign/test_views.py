@@ -359,8 +359,9 @@ def test_a_drafts_timeline_is_not_public(client: Any) -> None:
 
 def test_the_sign_form_says_where_names_go(client: Any, signers: Signers) -> None:
     page = client.get(f"/petitions/{signers.petition.slug}").get_data(as_text=True)
-    assert "given to its target when it is delivered" in page
-    assert "Show my name publicly on this site" in page
+    assert "my name and country go to its target" in page  # the guest's consent
+    assert "Show my name on this site&#39;s pages" in page
+    assert "Your email is never given to the target" in page
 
 
 def test_the_news_editor_says_when_the_mail_goes_out(
