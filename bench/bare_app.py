@@ -12,6 +12,8 @@ Run it as `gunicorn bench.bare_app:app` with DATABASE_URL pointing at the bench 
 
 from __future__ import annotations
 
+import contextlib
+
 import itertools
 import os
 import random
@@ -84,7 +86,9 @@ db.init_app(app)
 with app.app_context():
     _max_id = db.session.scalar(sa.select(sa.func.max(User.id))) or 1
     for table in (BareWrite.__table__, BareCounter.__table__):
-        table.create(db.engine, checkfirst=True)
+        # Another worker, booting at the same time, may make it first.
+        with contextlib.suppress(sa.exc.DatabaseError):
+            table.create(db.engine, checkfirst=True)
     if db.session.get(BareCounter, 1) is None:
         try:
             db.session.add(BareCounter(petition_id=1, n=0))
