@@ -13,7 +13,6 @@ Run it as `gunicorn bench.bare_app:app` with DATABASE_URL pointing at the bench 
 from __future__ import annotations
 
 import contextlib
-
 import itertools
 import os
 import random
