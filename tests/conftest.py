@@ -42,6 +42,9 @@ def make_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key",
+        # Fixed, so that tests which switch TESTING off never depend on an instance/ key file
+        # an earlier test may have left (a clean clone has none).
+        "LOG_SIGNING_KEY": "dGVzdC1sb2ctc2lnbmluZy1rZXktMzItYnl0ZXMhISE=",
         "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.db'}",
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
