@@ -19,14 +19,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.accounts.viewer import id_set
 from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, id_set, page_meta
+from fancampaign.caching import EVERY_PAGE
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
 from fancampaign.forum.models import Category, Post, Thread
 from fancampaign.guards import _to_login, admin_required, moderator_required
+from fancampaign.pagecache import Fill, Page, Viewer, page_meta, render_part
 from fancampaign.routing import id_arg, page_arg
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, render_form, safe_next
@@ -80,7 +82,7 @@ def _post_location(post: Post) -> str:
 
 
 @bp.route("/forum")
-@anonymous_page()
+@Page("forum", depends=("forum", *EVERY_PAGE))
 def index() -> Any:
     categories = services.categories()
     latest = services.latest_threads([c.id for c in categories])
@@ -88,7 +90,7 @@ def index() -> Any:
 
 
 @bp.route("/forum/<slug>")
-@anonymous_page()
+@Page("category", depends=("forum", *EVERY_PAGE), args=("page",))
 def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
@@ -137,20 +139,33 @@ def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return {"liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]})}
 
 
-def personal_posts(
-    viewer: Any, meta: dict[str, Any], marks: dict[str, Any]
-) -> dict[str, Any] | None:
+def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of a page of posts rendered for every member: their likes; their
     own posts (Edit and Delete instead of Like and Report) need a page of their own."""
-    if viewer.id in meta["authors"]:
+    if viewer.user.id in meta["authors"]:
         return None
-    liked = id_set(marks["liked"])
-    return {"like": lambda post_id, word: "Unlike" if int(post_id) in liked else word}
+    liked = id_set(viewer.marks["liked"])
+
+    def like(args: dict[str, str]) -> dict[str, str]:
+        return {arg: render_part("forum/_like_word.html", liked=int(arg) in liked) for arg in args}
+
+    return {"like": like}
+
+
+# A thread: the petition or article it discusses shows its count, which may lag a few seconds.
+thread_page = Page(
+    "thread",
+    depends=("forum", "petitions", "news", *EVERY_PAGE),
+    lagging=("signatures",),
+    args=("page", "quote"),
+    marks=post_marks,
+    fills=personal_posts,
+)
 
 
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
-@anonymous_page(personal=personal_posts, marks=post_marks)
+@thread_page
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:
