@@ -15,10 +15,10 @@ from markupsafe import escape
 
 from fancampaign import memo
 from fancampaign.caching import GROUPS
+from fancampaign.extensions import db
 from fancampaign.pagecache import Page, fragment, frozen, store, versions
 from fancampaign.pagecache.binding import prefix
 from fancampaign.pagecache.pages import PAGE_PREFIX
-from fancampaign.extensions import db
 from tests.factories import make_petition, make_reply, make_thread, make_user
 from tests.helpers import REDIS_URL, redis_is_up
 

@@ -12,13 +12,13 @@ import pytest
 import sqlalchemy as sa
 from flask import g, render_template_string
 
+from fancampaign.accounts.models import Role
 from fancampaign.accounts.viewer import STANDIN_NAME
 from fancampaign.caching import GROUPS
-from fancampaign.pagecache import Page, frozen
-from fancampaign.accounts.models import Role
 from fancampaign.extensions import db, utcnow
 from fancampaign.forum import services as forum
 from fancampaign.notifications.services import notify
+from fancampaign.pagecache import Page, frozen
 from fancampaign.petitions import services as petitions
 from tests.factories import make_news_post, make_petition, make_thread, make_user
 from tests.helpers import REDIS_URL, count_queries, redis_is_up
