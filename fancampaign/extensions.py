@@ -174,22 +174,3 @@ def include_in_migrations(
     from fancampaign.search.backend import is_search_object
 
     return not is_search_object(name or "", type_)
-
-
-def redis_client() -> Any:
-    """The app's Redis client (timeouts of half a second: a cache must not hang a page), or
-    None without REDIS_URL."""
-    from flask import current_app
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if not app.config.get("REDIS_URL"):
-        return None
-    client = app.extensions.get("fancampaign_redis")
-    if client is None:
-        import redis
-
-        client = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_timeout=0.5, socket_connect_timeout=0.5
-        )
-        app.extensions["fancampaign_redis"] = client
-    return client

@@ -53,6 +53,6 @@ def memoise(key: str, compute: Callable[[], Any], timeout: int = 300) -> Any:
 
 
 def _redis() -> Any:
-    from fancampaign.extensions import redis_client
+    from fancampaign.redis_client import redis_client
 
     return redis_client()

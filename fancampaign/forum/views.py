@@ -19,7 +19,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
-from fancampaign.accounts.viewer import id_set
+from fancampaign.accounts.marks import id_set
 from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
 from fancampaign.caching import EVERY_PAGE

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload, selectinload
 
 from fancampaign import policies
-from fancampaign.accounts.viewer import id_mark, ids_marked
+from fancampaign.accounts.marks import id_mark, ids_marked
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.news import images
@@ -535,7 +535,7 @@ def _discussion_body(post: NewsPost) -> str:
 
 
 def _site_base() -> str:
-    from fancampaign.web import base_url
+    from fancampaign.urls import base_url
 
     return base_url()
 

@@ -89,6 +89,6 @@ def prefix() -> str:
 
 def redis_client() -> Any:
     """The app's Redis client, or None without REDIS_URL."""
-    from fancampaign.extensions import redis_client as client
+    from fancampaign.redis_client import redis_client as client
 
     return client()
