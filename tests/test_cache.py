@@ -535,3 +535,20 @@ def test_slot_marker_text_in_a_petition_title_comes_back_unchanged(app, own_pref
         assert f'<h1 class="petition__title">{escape(title)}</h1>' in response.get_data(
             as_text=True
         )
+
+
+def test_local_versions_on_a_database_server_are_announced_at_start_up(tmp_path, caplog):
+    from fancampaign import create_app
+    from tests.conftest import make_config
+
+    config = make_config(
+        tmp_path,
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        PAGE_CACHE_VERSIONS="local",
+    )
+    with caplog.at_level("WARNING", logger="fancampaign.pagecache"):
+        create_app(config)
+        assert "with several hosts set REDIS_URL" in caplog.text
+        caplog.clear()
+        create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/x.db"))
+    assert "several hosts" not in caplog.text

@@ -42,7 +42,12 @@ Nothing of the app is in here: the app says what its groups are, how to read its
 what its stand-in looks like in a `Binding` (`init_app`; fancampaign/caching.py).
 """
 
-from fancampaign.pagecache.binding import Binding, Fill, Viewer, each, init_app
+import logging
+
+from flask import Flask
+
+from fancampaign.pagecache import binding, versions
+from fancampaign.pagecache.binding import Binding, Fill, Viewer, each
 from fancampaign.pagecache.fragments import fragment
 from fancampaign.pagecache.pages import Page
 from fancampaign.pagecache.render import changes_at, page_meta, render_part, slot
@@ -63,3 +68,19 @@ __all__ = [
     "render_part",
     "slot",
 ]
+
+
+def init_app(app: Flask, found: Binding) -> None:
+    """Set the cache up for this app; say so at start-up when its versions are kept on this
+    machine although the database is a server (fine for one machine, wrong for several)."""
+    binding.init_app(app, found)
+    url = str(app.config.get("SQLALCHEMY_DATABASE_URI", ""))
+    if not url.startswith("sqlite") and versions.where_kept(app) == "local":
+        asked = app.config.get("PAGE_CACHE_VERSIONS")
+        why = "PAGE_CACHE_VERSIONS=local" if asked else "no REDIS_URL"
+        logging.getLogger(__name__).warning(
+            "page cache: versions are kept in a file on this machine (%s). That is right for "
+            "a site whose workers all run here; with several hosts set REDIS_URL (and "
+            "PAGE_CACHE_VERSIONS=redis), or one host's writes will not show on the others.",
+            why,
+        )

@@ -48,6 +48,8 @@ class Page:
     live(meta): fills done for every request, visitors too (an exact count).
     everyone: the response says nothing about its viewer (JSON): everyone gets the visitors'
         copy and the login is not even read.
+    read_only: the view writes nothing (its reads run outside a transaction; a write is an
+        error, see fancampaign/extensions.py).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class Page:
         fills: Fills | None = None,
         live: Live | None = None,
         everyone: bool = False,
+        read_only: bool = True,
     ) -> None:
         self.name = name
         self.depends = tuple(sorted(set(depends)))
@@ -74,6 +77,7 @@ class Page:
         self.fills = fills
         self.live = live
         self.everyone = everyone
+        self.read_only = read_only
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
