@@ -105,8 +105,9 @@ class Checker(threading.Thread):
             args.database.replace("postgresql://", "postgresql+psycopg://")
         )
         self.query = sa.text(
-            "SELECT p.signature_count + COALESCE((SELECT SUM(s.count) FROM petition_counter_slots s "
-            "WHERE s.petition_id = p.id), 0) FROM petitions p WHERE p.id = :id"
+            "SELECT p.signature_count + COALESCE((SELECT SUM(s.count) "
+            "FROM petition_counter_slots s WHERE s.petition_id = p.id), 0) "
+            "FROM petitions p WHERE p.id = :id"
         )
         self.petition_id = petition_id
         self.stopping = threading.Event()
