@@ -313,3 +313,17 @@ def test_two_hosts_sharing_the_database_and_redis_see_each_others_writes_at_once
 
     assert "Written on host one." not in page(one, thread_path)
     assert "Written on host one." not in page(one, thread_path, reader)
+
+
+def test_a_lagging_page_rendered_again_gets_a_new_etag(app, later):
+    petition = make_petition(title="Counted in a list")
+    first = app.test_client().get("/petitions")
+    etag = first.headers["ETag"]
+    assert app.test_client().get("/petitions", headers={"If-None-Match": etag}).status_code == 304
+
+    petitions.sign_petition(make_user(), petition)
+    db.session.commit()
+    later(11)
+
+    again = app.test_client().get("/petitions", headers={"If-None-Match": etag})
+    assert again.status_code == 200 and again.headers["ETag"] != etag

@@ -59,6 +59,7 @@ def init_app(app: Flask, found: Binding) -> None:
     app.extensions["fancampaign_pagecache"] = found
     # Computed once: every commit looks its tables up.
     app.extensions["fancampaign_pagecache_group_of"] = found.group_of
+    app.extensions["fancampaign_pagecache_groups"] = frozenset(found.groups)
 
 
 def binding(optional: bool = False) -> Any:
@@ -73,8 +74,8 @@ def group_of() -> dict[str, str]:
 
 
 def group_names() -> frozenset[str]:
-    found = current_app.extensions.get("fancampaign_pagecache")
-    return frozenset(found.groups) if found is not None else frozenset()
+    """The app's group names (the same object every call: `Page` checks against it once)."""
+    return current_app.extensions.get("fancampaign_pagecache_groups", frozenset())  # type: ignore[no-any-return]
 
 
 def enabled() -> bool:

@@ -78,6 +78,7 @@ class Page:
         self.live = live
         self.everyone = everyone
         self.read_only = read_only
+        self._checked: frozenset[str] | None = None  # the app's groups it was checked against
 
     def __call__(self, view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
@@ -114,9 +115,12 @@ class Page:
 
     def _check_groups(self) -> None:
         known = group_names()
+        if known is self._checked:
+            return
         unknown = (set(self.depends) | set(self.lagging)) - known
         if unknown:
             raise ValueError(f"page {self.name!r} depends on unknown groups {sorted(unknown)}")
+        self._checked = known
 
     def _declared_args_only(self) -> None:
         """The view sees only the declared query arguments (werkzeug caches `request.args` on
@@ -146,13 +150,6 @@ class Page:
         if found is None:
             response = make_response(view(*args, **kwargs))
             return finish(response, public=_no_token(response), etag=None)
-        etag = None if self.live else "a-" + hashlib.sha256(found.key.encode()).hexdigest()[:32]
-        if etag and request.if_none_match.contains(etag):
-            response = Response(status=304)
-            response.set_etag(etag)
-            response.headers["Cache-Control"] = "public, no-cache"
-            response.headers["Vary"] = "Cookie"
-            return response
         opened = self.usable(found)
         if opened is not None:
             g.page_cache = "hit"
@@ -163,6 +160,17 @@ class Page:
                 return finish(response, public=_no_token(response), etag=None)
             store.keep(found.key, kept, lifetime)
             opened = frozen.open_(kept)
+        # The entry's own identity (a lagging page is rendered again under the same key); a
+        # page with live parts changes on every request and gets an ETag of its body instead.
+        etag = None
+        if not self.live:
+            etag = "a-" + hashlib.sha256(f"{found.key}:{opened[0]['at']}".encode()).hexdigest()[:32]
+        if etag and request.if_none_match.contains(etag):
+            response = Response(status=304)
+            response.set_etag(etag)
+            response.headers["Cache-Control"] = "public, no-cache"
+            response.headers["Vary"] = "Cookie"
+            return response
         data, body = opened
         fills = self.live(data["m"] or {}) if self.live and data["m"] is not None else None
         response = Response(frozen.thaw(data, body, fills), status=200)
