@@ -8,11 +8,11 @@ about its viewer (`marks`) and how their answers fill the page's slots (`fills`)
 
     petition_page = Page(
         "petition",
-        depends=("petitions", "news", "forum", "people", "site"),
-        lagging=("signatures",),  # recent signers, reasons, chart: at most 10 s behind
-        marks=lambda meta: {"signature": signature_question(meta["petition"])},
-        fills=signed_box,          # (viewer, meta) -> {"sign": fill} or None
-        live=exact_count,          # (meta) -> {"progress": fill}, for every request
+        depends=("petitions", "news", "people", "site"),
+        lagging=("signatures", "forum"),  # signers, chart, latest comments: <= 10 s behind
+        marks=_marks,  # meta -> {"signature": (a column about the viewer, its parameters)}
+        fills=_fills,  # (viewer, meta) -> {"sign": fill}, or None: a page of their own
+        live=_live,    # meta -> {"progress": fill}: the exact count, for every request
     )
 
     @bp.route("/petitions/<slug>")
