@@ -2,27 +2,41 @@
 
     index(kind, object_id, title, body, visible, visible_from=None)   upsert one document
     remove(kind, object_id)                                            drop one document
-    query(text, kinds, page, per_page) -> Found(hits, total, capped)   ranked, highlighted
+    query(q, kinds, page, per_page, author_id=, by_thread=) -> Found   ranked items, marked
 
 The rest of the app never learns which database runs. Documents live in `search_entries`
 (search/models.py, a normal table in the metadata); the full-text part is built by
 `search_ddl(dialect_name)` (migrations call it, and `setup()` runs it in tests):
 
 - SQLite: an FTS5 external-content table `search_fts` (title, body) over `search_entries`,
-  kept in step by triggers; ranked by bm25 with the title weighted 10 to the body's 1.
+  kept in step by triggers; scored by bm25 with the title weighted 10 to the body's 1.
 - PostgreSQL: `search_entries.tsv` = title weighted A || body weighted B, filled by a
-  trigger, with a GIN index; ranked by ts_rank with A far above B.
+  trigger, with a GIN index; scored by ts_rank with A far above B.
+
+One result per item. A document belongs to an item (`item_kind`, `item_id`): a news post or
+a petition is its own, a forum thread or post discussing one belongs to it, any other post to
+its thread. A page lists items, each with its own document's marked title when that matched,
+a snippet (from its own text, else from its best post) and how many of its posts matched.
+Searching the forum alone (`by_thread`), the items are the threads.
+
+One ranking rule on both databases (`_grouped_page`): items with a title match first, then
+items matched by their own document before those found only through their discussion, then
+the database's score, then the newest. The first two decide most orders and are the same on
+both; bm25 and ts_rank agree on the plain cases the third is left (more occurrences of the
+words in text of the same length); equal scores fall to the newest on both.
 
 The work per query is bounded, however many documents match (issue 8): a query ranks at
 most MAX_RESULTS + 1 candidates, the newest matching documents, plus up to TITLED_CANDIDATES
 matching documents that have a title (news, petitions, threads), so title matches are not
-crowded out by thousands of newer body matches. Only those candidates are ranked and counted:
-past MAX_RESULTS the count is reported as capped ("1,000+ results") and paging stops at
-MAX_RESULTS. Exact counts and a rank over every match cost time in proportion to the matches
-(a common word matches a quarter of the forum), which is what this avoids.
+crowded out by thousands of newer body matches. Only those candidates are grouped, ranked and
+counted: past MAX_RESULTS the count is reported as capped ("1,000+ results") and paging stops
+at MAX_RESULTS. Exact counts and a rank over every match cost time in proportion to the
+matches (a common word matches a quarter of the forum), which is what this avoids.
 
-User text never reaches a query language: it is cut to MAX_QUERY_CHARS, split into at most
-MAX_TERMS words, and each word is quoted (FTS5) or handed to plainto_tsquery (PostgreSQL).
+User text never reaches a query language as syntax: search/query.py turns it into words
+(runs of letters and digits), phrases and exclusions, and the backends build their own
+expressions from those words alone: quoted FTS5 strings joined by our own NOT and column
+filter, or quoted words for PostgreSQL's websearch_to_tsquery (which never raises).
 Snippets are made by the database between private-use sentinel characters, then escaped,
 and only then are the sentinels turned into <mark> tags: no markup from users survives.
 """

@@ -4,8 +4,9 @@ A listener on every session flush finds new, changed and deleted instances of th
 classes (news posts, petitions, threads, posts) and upserts or removes their documents on the
 flush's own connection, so the index commits or rolls back with the change itself.
 
-What a document says (title, plain-text body, visible or not) is decided here, per class, by
-the same rules the areas use: published news (a scheduled post from its publication time),
+What a document says (title, plain-text body with its blocks kept apart as sentences, visible
+or not, its author, the item it is shown under) is decided here, per class, by the same rules
+the areas use: published news (a scheduled post from its publication time),
 open/closed/won petitions, threads not hidden, posts neither hidden nor deleted in a thread
 not hidden. The query side re-checks visibility on the live rows anyway (search/services.py).
 """
