@@ -5,9 +5,8 @@ news post, petition or thread, a discussion under its subject), then loads the l
 those items and of the posts their snippets come from in one more query (a UNION ALL with one
 part per kind on the page), keeping only what is visible right now. A page therefore costs a
 fixed number of queries however big the index is, and a bounded amount of work however many
-documents match: at most
-backend.MAX_RESULTS results are ranked and offered ("1,000+ results", `Results.capped`), so
-paging stops there too.
+documents match: at most backend.MAX_RESULTS results are ranked and offered ("1,000+
+results", `Results.capped`), so paging stops there too.
 """
 
 from __future__ import annotations
