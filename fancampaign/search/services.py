@@ -179,7 +179,7 @@ def search(text: str | None, kind: str | None = None, page: int = 1, per_page: i
     )
     results.total = found.total
     results.capped = found.capped
-    results.items = _live(found.hits)
+    results.items = _live(found.hits, capped=found.capped)
     return results
 
 
@@ -188,7 +188,7 @@ def search(text: str | None, kind: str | None = None, page: int = 1, per_page: i
 # --------------------------------------------------------------------------------------
 
 
-def _live(hits: list[Hit]) -> list[Result]:
+def _live(hits: list[Hit], *, capped: bool = False) -> list[Result]:
     """Results for the hits whose item (and, for a snippet from a post, that post) is
     visible right now, in one query."""
     by_kind: dict[str, set[int]] = defaultdict(set)
@@ -225,13 +225,16 @@ def _live(hits: list[Hit]) -> list[Result]:
             snippet=hit.snippet if (via_info is not None or not from_other) else Markup(""),
             **info,
         )
-        _describe_discussion(result, hit, via_info)
+        _describe_discussion(result, hit, via_info, capped=capped)
         out.append(result)
     return out
 
 
-def _describe_discussion(result: Result, hit: Hit, via_info: dict[str, Any] | None) -> None:
-    """Where the snippet is from, and how many more posts of the item matched."""
+def _describe_discussion(
+    result: Result, hit: Hit, via_info: dict[str, Any] | None, *, capped: bool
+) -> None:
+    """Where the snippet is from, and how many more posts of the item matched (at least that
+    many when the search was capped: only the candidates were counted)."""
     in_thread = hit.kind == "thread"
     where = "in this thread" if in_thread else "in its discussion"
     others = hit.posts
@@ -243,7 +246,8 @@ def _describe_discussion(result: Result, hit: Hit, via_info: dict[str, Any] | No
         more = "more " if result.via_url else ""
         noun = "post" if others == 1 else "posts"
         result.more_url = f"/forum/t/{hit.thread_id}"
-        result.more_text = f"and {others:,} {more}{noun} {where}"
+        at_least = "+" if capped else ""
+        result.more_text = f"and {others:,}{at_least} {more}{noun} {where}"
 
 
 # Each part: kind, id, slug, title, date, context. Built once (ids are bound per call),

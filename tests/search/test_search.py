@@ -438,11 +438,15 @@ def test_sources_cover_every_kind():
 N_BULK = 100_000
 
 
-def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
-    """100k posts and their search rows, each in one INSERT ... SELECT."""
+def _bulk_posts(
+    thread_id: int, author_id: int, seed_post_id: int, n: int = N_BULK, *, grouped: bool = False
+) -> None:
+    """`n` posts and their search rows, each in one INSERT ... SELECT; with `grouped` the rows
+    name their thread as the indexer does, else each post is an item of its own (rows with no
+    item columns, as from before they existed)."""
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        numbers = f"SELECT generate_series(1, {N_BULK}) AS i"
+        numbers = f"SELECT generate_series(1, {n}) AS i"
         cte = ""
         source = "numbers"
         concat = "'Bulk post number ' || i || ' about the motorball cyborg league'"
@@ -457,7 +461,7 @@ def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
             {"t": thread_id, "a": author_id, "seed": seed_post_id},
         )
     else:
-        cte = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N_BULK}) "
+        cte = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "
         concat = "'Bulk post number ' || i || ' about the motorball cyborg league'"
         db.session.execute(
             sa.text(
@@ -469,10 +473,13 @@ def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
             ),
             {"t": thread_id, "a": author_id, "seed": seed_post_id},
         )
+    items = ", item_kind, item_id, thread_id, author_id" if grouped else ""
+    values = ", 'thread', thread_id, thread_id, author_id" if grouped else ""
     db.session.execute(
         sa.text(
-            "INSERT INTO search_entries (kind, object_id, title, body, is_visible, updated_at) "
-            "SELECT 'post', id, '', body, :v, created_at FROM posts WHERE id > :seed"
+            "INSERT INTO search_entries (kind, object_id, title, body, is_visible, updated_at"
+            f"{items}) SELECT 'post', id, '', body, :v, created_at{values} "
+            "FROM posts WHERE id > :seed"
         ),
         {"v": True, "seed": seed_post_id},
     )
@@ -511,6 +518,27 @@ def test_search_over_100k_posts_runs_a_fixed_number_of_queries(app, client):
     body = client.get("/search?q=motorball").get_data(as_text=True)
     assert f"{backend.MAX_RESULTS:,}+ results" in body
     assert "Add words to narrow the search" in body
+
+
+@pytest.mark.config(PER_PAGE=20)
+def test_thousands_of_matching_posts_in_one_thread_are_one_result(app, client):
+    author = make_user(role=Role.MEMBER)
+    thread = make_thread(author, make_category("bulk"), title="Bulk thread", body="seed post")
+    seed = db.session.scalar(sa.text("SELECT max(id) FROM posts"))
+    news = make_news("Motorball final", "The league final")
+    _bulk_posts(thread.id, author.id, seed, 20_000, grouped=True)
+    with count_queries() as statements:
+        results = services.search("motorball")
+    assert len(statements) <= 4, statements
+    assert [(r.kind, r.url) for r in results.items] == [
+        ("news", f"/news/{news.slug}"),
+        ("thread", f"/forum/t/{thread.id}/{thread.slug}"),
+    ]
+    assert results.total == 2 and results.capped
+    # Only the candidates were counted: the page says "at least".
+    assert results.items[1].more_text == "and 1,000+ more posts in this thread"
+    forum = services.search("motorball", "posts")
+    assert [r.url for r in forum.items] == [f"/forum/t/{thread.id}/{thread.slug}"]
 
 
 def test_ddl_can_be_dropped_and_rebuilt_over_existing_rows(app):
