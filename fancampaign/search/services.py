@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from math import ceil
 from typing import Any
@@ -196,6 +196,9 @@ def _live(hits: list[Hit], *, capped: bool = False) -> list[Result]:
         by_kind[hit.kind].add(hit.object_id)
         if hit.via_kind and (hit.via_kind, hit.via_id) != (hit.kind, hit.object_id):
             by_kind[hit.via_kind].add(hit.via_id)
+        if hit.kind != "thread" and hit.thread_id is not None:
+            # Where its discussion is shown when the item itself is not (any more).
+            by_kind["thread"].add(hit.thread_id)
     found: dict[tuple[str, int], dict[str, Any]] = {}
     kinds = [kind for kind in _LOADERS if kind in by_kind]
     if kinds:
@@ -209,6 +212,11 @@ def _live(hits: list[Hit], *, capped: bool = False) -> list[Result]:
     out = []
     for hit in hits:
         info = found.get((hit.kind, hit.object_id))
+        if info is None and hit.kind != "thread" and hit.thread_id is not None:
+            # A discussion whose news post or petition is not shown (withdrawn, rejected,
+            # deleted): its posts are still in the forum, so they are found there.
+            hit = replace(hit, kind="thread", object_id=hit.thread_id, own=False, title=Markup())
+            info = found.get(("thread", hit.object_id))
         if info is None:
             continue
         info = dict(info)

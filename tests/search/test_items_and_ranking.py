@@ -294,3 +294,17 @@ def test_reindex_rebuilds_items_and_sentence_boundaries(app, runner, discussions
     text = re.sub("</?mark>", "", str(results.items[0].snippet) + str(results.items[1].snippet))
     assert "UK and Ireland. 20th Century Studios." in text or "Rebuilt heading. Rebuilt" in text
     assert petition.thread_id
+
+
+def test_a_discussion_outlives_its_petition_in_results(app, discussions):
+    petition = make_petition(title="Soon to be rejected", summary="Nothing here.")
+    from fancampaign.forum.models import Thread
+
+    thread = db.session.get(Thread, petition.thread_id)
+    post = make_reply(make_user(), thread, "Still talking about Tiphares.")
+    petition.status = "rejected"
+    db.session.commit()
+    results = services.search("tiphares")
+    assert [(r.kind, r.via_url) for r in results.items] == [("thread", f"/forum/p/{post.id}")]
+    assert results.items[0].url.startswith(f"/forum/t/{thread.id}/")
+    assert results.items[0].title == thread.title
