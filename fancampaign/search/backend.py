@@ -19,11 +19,12 @@ its thread. A page lists items, each with its own document's marked title when t
 a snippet (from its own text, else from its best post) and how many of its posts matched.
 Searching the forum alone (`by_thread`), the items are the threads.
 
-One ranking rule on both databases (`_grouped_page`): items with a title match first, then
-items matched by their own document before those found only through their discussion, then
-the database's score, then the newest. The first two decide most orders and are the same on
-both; bm25 and ts_rank agree on the plain cases the third is left (more occurrences of the
-words in text of the same length); equal scores fall to the newest on both.
+One ranking rule on both databases (`_grouped_page`): items with a title match first (every
+word in the title before some), then items matched by their own document before those found
+only through their discussion, then the database's score, then the newest. The first two
+decide most orders and are the same on both; bm25 and ts_rank agree on the plain cases the
+third is left (more occurrences of the words in text of the same length); equal scores fall
+to the newest on both.
 
 The work per query is bounded, however many documents match (issue 8): a query ranks at
 most MAX_RESULTS + 1 candidates, the newest matching documents, plus up to TITLED_CANDIDATES
@@ -407,7 +408,9 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
     item (search_entries.item_kind / item_id; with `by_thread`, to its forum thread). The
     items are ordered by the same rule on every database:
 
-    1. an item with a document matching in its title, before one matching only in bodies;
+    1. an item with a document holding every word in its title, then one with some word in
+       its title, then one matching only in bodies (on SQLite "every word" is known for the
+       TITLED_CANDIDATES newest such documents: the same order whenever there are fewer);
     2. an item matched by its own document (the petition, the article, the thread itself),
        before one found only through its discussion;
     3. the database's relevance score of its best document;
@@ -587,7 +590,8 @@ def _sqlite_page_statement(variant: Variant) -> Any:
         )
 
     newest = candidates("words", sa.bindparam("cap"), sa.case((_bm25(1.0, 0.0) < 0, 1), else_=0))
-    titled = candidates("title_words", sa.bindparam("titled"), sa.literal(1))
+    # Found by the title query: every word and phrase is in the title.
+    titled = candidates("title_words", sa.bindparam("titled"), sa.literal(2))
     both = sa.union_all(
         sa.select(newest.c.id, newest.c.score, newest.c.title_hit),
         sa.select(titled.c.id, titled.c.score, titled.c.title_hit),
@@ -662,7 +666,9 @@ def _postgres_page_statement(variant: Variant) -> Any:
         _where_visible(by_kind=variant.by_kind, by_author=variant.by_author),
     )
     rank = sa.func.ts_rank(sa.literal_column(f"'{PG_WEIGHTS}'::float4[]"), tsv, positive)
+    # 2: every word and phrase is in the title (the A-weighted part of tsv); 1: some word.
     title_hit = sa.case(
+        (sa.func.ts_filter(tsv, sa.literal_column("'{a}'::\"char\"[]")).op("@@")(positive), 2),
         (sa.func.ts_rank(sa.literal_column("'{0, 0, 0, 1}'::float4[]"), tsv, positive) > 0, 1),
         else_=0,
     )

@@ -308,3 +308,15 @@ def test_a_discussion_outlives_its_petition_in_results(app, discussions):
     assert [(r.kind, r.via_url) for r in results.items] == [("thread", f"/forum/p/{post.id}")]
     assert results.items[0].url.startswith(f"/forum/t/{thread.id}/")
     assert results.items[0].title == thread.title
+
+
+def test_every_word_in_the_title_ranks_above_some_words_in_it(app):
+    every = make_news("Zalem sky city", "Nothing else.")
+    some = make_news("Zalem report", "The sky over the city is blue today.")
+    body = make_news("Daily report", "Zalem, its sky and its city.")
+    assert [r.url for r in services.search("zalem sky city").items] == [
+        f"/news/{every.slug}",
+        f"/news/{some.slug}",
+        f"/news/{body.slug}",
+    ]
+    assert [r.url for r in services.search('"sky city"').items] == [f"/news/{every.slug}"]
