@@ -9,9 +9,9 @@ The rest of the app never learns which database runs. Documents live in `search_
 `search_ddl(dialect_name)` (migrations call it, and `setup()` runs it in tests):
 
 - SQLite: an FTS5 external-content table `search_fts` (title, body) over `search_entries`,
-  kept in step by triggers; scored by bm25 with the title weighted 10 to the body's 1.
+  kept in step by triggers; bm25 on the title column alone tells a title match.
 - PostgreSQL: `search_entries.tsv` = title weighted A || body weighted B, filled by a
-  trigger, with a GIN index; scored by ts_rank with A far above B.
+  trigger, with a GIN index; the A weight (ts_filter, ts_rank) tells a title match.
 
 One result per item. A document belongs to an item (`item_kind`, `item_id`): a news post or
 a petition is its own, a forum thread or post discussing one belongs to it, any other post to
@@ -19,12 +19,11 @@ its thread. A page lists items, each with its own document's marked title when t
 a snippet (from its own text, else from its best post) and how many of its posts matched.
 Searching the forum alone (`by_thread`), the items are the threads.
 
-One ranking rule on both databases (`_grouped_page`): items with a title match first (every
-word in the title before some), then items matched by their own document before those found
-only through their discussion, then the database's score, then the newest. The first two
-decide most orders and are the same on both; bm25 and ts_rank agree on the plain cases the
-third is left (more occurrences of the words in text of the same length); equal scores fall
-to the newest on both.
+One ranking rule, the same on both databases (`_grouped_page`): items with every word in a
+title first, then some word in a title, then matches in the text only; at each level items
+matched by their own document before those found only through their discussion; then the
+newest. Neither database's relevance score (bm25, ts_rank) takes part: they weigh lengths
+and frequencies differently, so the same corpus would come back in two orders.
 
 The work per query is bounded, however many documents match (issue 8): a query ranks at
 most MAX_RESULTS + 1 candidates, the newest matching documents, plus up to TITLED_CANDIDATES
@@ -48,13 +47,13 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
-from fancampaign.extensions import db, utcnow
+from fancampaign.extensions import UTCDateTime, db, utcnow
 from fancampaign.search.models import SearchEntry
 from fancampaign.search.query import MAX_QUERY_CHARS, MAX_TERMS, Query, parse
 
@@ -79,10 +78,8 @@ MARK_END = "\ue001"
 _UNWANTED_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000\ue001]")
 
 PG_CONFIG = "english"
-# ts_rank weights for {D, C, B, A}: a title (A) match outranks any body (B) match.
-PG_WEIGHTS = "{0.01, 0.02, 0.05, 1.0}"
-FTS_TITLE_WEIGHT = 10.0
-FTS_BODY_WEIGHT = 1.0
+# Undated documents (none are, once indexed) sort as the oldest on both databases.
+_EPOCH = sa.literal(datetime(1970, 1, 1, tzinfo=UTC), type_=UTCDateTime())
 SNIPPET_TOKENS = 30
 
 
@@ -151,13 +148,14 @@ def fts5_query(q: Query, *, title_only: bool = False) -> str:
     return expr
 
 
-def websearch_query(q: Query, *, with_excluded: bool = True) -> str:
+def websearch_query(q: Query, *, with_excluded: bool = True, joined: str = " ") -> str:
     """The query for PostgreSQL's websearch_to_tsquery, built from its words alone: each term
-    or phrase quoted (so `or` is a word, not an operator), exclusions as -"…"."""
+    or phrase quoted (so a typed `or` is a word, not an operator), exclusions as -"…"; with
+    joined=" or ", any of the terms (our own `or`)."""
     parts = ['"' + " ".join(p) + '"' for p in [*((w,) for w in q.words), *q.phrases]]
     if with_excluded:
         parts += ['-"' + " ".join(p) + '"' for p in q.excluded]
-    return " ".join(parts)
+    return joined.join(parts)
 
 
 def highlight(raw: str | None) -> Markup:
@@ -324,6 +322,7 @@ def upsert_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
             "item_id": stmt.excluded.item_id,
             "thread_id": stmt.excluded.thread_id,
             "author_id": stmt.excluded.author_id,
+            "dated_at": stmt.excluded.dated_at,
             "updated_at": stmt.excluded.updated_at,
         },
     )
@@ -341,6 +340,7 @@ def upsert_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
                 "item_id": row.get("item_id") or row["object_id"],
                 "thread_id": row.get("thread_id"),
                 "author_id": row.get("author_id"),
+                "dated_at": row.get("dated_at"),
                 "updated_at": now,
             }
             for row in rows
@@ -404,7 +404,7 @@ class Variant:
 def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]:
     """One row per item among the scored candidates, best first, and the counts.
 
-    `scored` has (id, score, title_hit) per candidate document. A document belongs to its
+    `scored` has (id, title_hit) per candidate document. A document belongs to its
     item (search_entries.item_kind / item_id; with `by_thread`, to its forum thread). The
     items are ordered by the same rule on every database:
 
@@ -413,8 +413,7 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
        TITLED_CANDIDATES newest such documents: the same order whenever there are fewer);
     2. an item matched by its own document (the petition, the article, the thread itself),
        before one found only through its discussion;
-    3. the database's relevance score of its best document;
-    4. the newest first.
+    3. the newest first (its latest matching document's date, then its id).
 
     Per item, the page gives its own document (for the marked title, `rep_id`), the document
     a snippet is cut from (its own when that has a body, else its best post: `snip_id`),
@@ -431,8 +430,8 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
     docs = (
         sa.select(
             scored.c.id,
-            scored.c.score,
             scored.c.title_hit,
+            sa.func.coalesce(e.c.dated_at, _EPOCH).label("dated"),
             e.c.kind,
             e.c.object_id,
             gkind.label("gkind"),
@@ -446,7 +445,7 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
         .subquery("docs")
     )
     part = [docs.c.gkind, docs.c.gid]
-    best = [docs.c.own.desc(), docs.c.title_hit.desc(), docs.c.score.desc(), docs.c.id.desc()]
+    best = [docs.c.own.desc(), docs.c.title_hit.desc(), docs.c.dated.desc(), docs.c.id.desc()]
     windowed = sa.select(
         *docs.c,
         sa.func.row_number().over(partition_by=part, order_by=best).label("rn"),
@@ -455,7 +454,7 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
         .label("rn_snip"),
         sa.func.max(docs.c.title_hit).over(partition_by=part).label("g_title"),
         sa.func.max(docs.c.own).over(partition_by=part).label("g_own"),
-        sa.func.max(docs.c.score).over(partition_by=part).label("g_score"),
+        sa.func.max(docs.c.dated).over(partition_by=part).label("g_dated"),
         sa.func.max(docs.c.id).over(partition_by=part).label("g_newest"),
         sa.func.sum(docs.c.is_post).over(partition_by=part).label("g_posts"),
         sa.func.max(docs.c.thread_id).over(partition_by=part).label("g_thread"),
@@ -467,7 +466,7 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
             windowed.c.id.label("rep_id"),
             windowed.c.g_title,
             windowed.c.g_own,
-            windowed.c.g_score,
+            windowed.c.g_dated,
             windowed.c.g_newest,
             windowed.c.g_posts,
             windowed.c.g_thread,
@@ -498,7 +497,7 @@ def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]
         .order_by(
             groups.c.g_title.desc(),
             groups.c.g_own.desc(),
-            groups.c.g_score.desc(),
+            groups.c.g_dated.desc(),
             groups.c.g_newest.desc(),
         )
         .limit(sa.bindparam("page_size"))
@@ -521,7 +520,7 @@ def _counted(counts: Any, shown: Any) -> Any:
         .order_by(
             shown.c.g_title.desc(),
             shown.c.g_own.desc(),
-            shown.c.g_score.desc(),
+            shown.c.g_dated.desc(),
             shown.c.g_newest.desc(),
         )
     )
@@ -538,7 +537,7 @@ def _found(rows: list[Any], marks: dict[int, tuple[str, str]]) -> Found:
             object_id=row.gid,
             title=highlight(marks.get(row.rep_id, ("", ""))[0]) if row.g_own else Markup(""),
             snippet=highlight(marks.get(row.snip_id, ("", ""))[1]),
-            rank=float(row.g_score),
+            rank=float(row.g_title),
             own=bool(row.g_own),
             via_kind=row.snip_kind,
             via_id=row.snip_object,
@@ -575,13 +574,9 @@ def _sqlite_page_statement(variant: Variant) -> Any:
     joined = _fts.join(_entries, _entries.c.id == _fts.c.rowid)
     where = _where_visible(by_kind=variant.by_kind, by_author=variant.by_author)
 
-    # bm25 is negative, lower better, and computed for the rows each candidate query
-    # returns, no others; weighing the body 0 gives 0 unless the title matches.
-    score = (-_bm25(FTS_TITLE_WEIGHT, FTS_BODY_WEIGHT)).label("score")
-
     def candidates(param: str, limit: Any, title_hit: Any) -> Any:
         return (
-            sa.select(_entries.c.id, score, title_hit.label("title_hit"))
+            sa.select(_entries.c.id, title_hit.label("title_hit"))
             .select_from(joined)
             .where(_fts_match(param), where)
             .order_by(_fts.c.rowid.desc())
@@ -589,21 +584,17 @@ def _sqlite_page_statement(variant: Variant) -> Any:
             .subquery()
         )
 
+    # bm25 is computed for the rows the candidate query returns, no others; with the body
+    # weighed 0 it is 0 unless some word is in the title (it is negative, lower better).
     newest = candidates("words", sa.bindparam("cap"), sa.case((_bm25(1.0, 0.0) < 0, 1), else_=0))
     # Found by the title query: every word and phrase is in the title.
     titled = candidates("title_words", sa.bindparam("titled"), sa.literal(2))
     both = sa.union_all(
-        sa.select(newest.c.id, newest.c.score, newest.c.title_hit),
-        sa.select(titled.c.id, titled.c.score, titled.c.title_hit),
+        sa.select(newest.c.id, newest.c.title_hit),
+        sa.select(titled.c.id, titled.c.title_hit),
     ).subquery("both")
-    # A document found by both keeps the higher score (the whole query's, counting its body
-    # too); one found only by the title query is scored by its title.
     scored = (
-        sa.select(
-            both.c.id,
-            sa.func.max(both.c.score).label("score"),
-            sa.func.max(both.c.title_hit).label("title_hit"),
-        )
+        sa.select(both.c.id, sa.func.max(both.c.title_hit).label("title_hit"))
         .group_by(both.c.id)
         .cte("cand")
     )
@@ -628,8 +619,8 @@ def _sqlite_marks_statement() -> Any:
 
 
 class SQLiteBackend(_Backend):
-    """FTS5: MATCH on an expression of quoted terms, bm25 with column weights,
-    snippet()/highlight().
+    """FTS5: MATCH on an expression of quoted terms, bm25 on the title column to tell a title
+    match, snippet()/highlight().
 
     FTS5 walks a term's rowids newest first at no extra cost, so the candidates are the
     newest MAX_RESULTS + 1 visible matches and the newest TITLED_CANDIDATES visible documents
@@ -665,14 +656,11 @@ def _postgres_page_statement(variant: Variant) -> Any:
         tsv.op("@@")(whole),
         _where_visible(by_kind=variant.by_kind, by_author=variant.by_author),
     )
-    rank = sa.func.ts_rank(sa.literal_column(f"'{PG_WEIGHTS}'::float4[]"), tsv, positive)
     # 2: every word and phrase is in the title (the A-weighted part of tsv); 1: some word.
-    title_hit = sa.case(
-        (sa.func.ts_filter(tsv, sa.literal_column("'{a}'::\"char\"[]")).op("@@")(positive), 2),
-        (sa.func.ts_rank(sa.literal_column("'{0, 0, 0, 1}'::float4[]"), tsv, positive) > 0, 1),
-        else_=0,
-    )
-    columns = (_entries.c.id, rank.label("score"), title_hit.label("title_hit"))
+    title = sa.func.ts_filter(tsv, sa.literal_column("'{a}'::\"char\"[]"))
+    some = sa.func.websearch_to_tsquery(config, sa.bindparam("any_words", type_=sa.String()))
+    title_hit = sa.case((title.op("@@")(positive), 2), (title.op("@@")(some), 1), else_=0)
+    columns = (_entries.c.id, title_hit.label("title_hit"))
     floor = sa.select(sa.func.max(_entries.c.id)).scalar_subquery() - sa.bindparam("window")
     recent = (
         sa.select(*columns)
@@ -684,10 +672,8 @@ def _postgres_page_statement(variant: Variant) -> Any:
     # No id condition inside: it would turn into a bitmap of the whole primary key.
     older = sa.select(*columns).where(where).cte("older").prefix_with("MATERIALIZED")
     newest = (
-        sa.select(recent.c.id, recent.c.score, recent.c.title_hit)
-        .union_all(
-            sa.select(older.c.id, older.c.score, older.c.title_hit).where(older.c.id <= floor)
-        )
+        sa.select(recent.c.id, recent.c.title_hit)
+        .union_all(sa.select(older.c.id, older.c.title_hit).where(older.c.id <= floor))
         .limit(sa.bindparam("cap"))
         .subquery("newest")
     )
@@ -699,13 +685,13 @@ def _postgres_page_statement(variant: Variant) -> Any:
         .prefix_with("MATERIALIZED")
     )
     titled = (
-        sa.select(titled_all.c.id, titled_all.c.score, titled_all.c.title_hit)
+        sa.select(titled_all.c.id, titled_all.c.title_hit)
         .limit(sa.bindparam("titled"))
         .subquery("titled")
     )
     cand = sa.union(
-        sa.select(newest.c.id, newest.c.score, newest.c.title_hit),
-        sa.select(titled.c.id, titled.c.score, titled.c.title_hit),
+        sa.select(newest.c.id, newest.c.title_hit),
+        sa.select(titled.c.id, titled.c.title_hit),
     ).cte("cand")
     page, counts = _grouped_page(cand, cand, by_thread=variant.by_thread)
     rep = _entries.alias("rep")
@@ -734,8 +720,8 @@ def _postgres_page_statement(variant: Variant) -> Any:
 
 
 class PostgresBackend(_Backend):
-    """tsvector @@ websearch_to_tsquery (of quoted words only), ts_rank with A/B weights,
-    ts_headline for snippets.
+    """tsvector @@ websearch_to_tsquery (of quoted words only), the title's A weight to tell a
+    title match, ts_headline for snippets.
 
     One statement. The candidates (see the module doc) are:
 
@@ -756,7 +742,11 @@ class PostgresBackend(_Backend):
     def query(
         self, conn: sa.Connection, q: Query, variant: Variant, params: dict[str, Any]
     ) -> Found:
-        params.update(words=websearch_query(q, with_excluded=False), all_words=websearch_query(q))
+        params.update(
+            words=websearch_query(q, with_excluded=False),
+            all_words=websearch_query(q),
+            any_words=websearch_query(q, with_excluded=False, joined=" or "),
+        )
         rows = conn.execute(_postgres_page_statement(variant), params).all()
         marks = {}
         for row in rows:

@@ -118,6 +118,7 @@ def _register_sources() -> None:
                     "body": "",
                     "visible": not t.is_hidden,
                     "author_id": t.author_id,
+                    "dated_at": t.created_at,
                     "thread_id": t.id,
                     **_thread_item(t.id, {t.id: ThreadInfo.of(t)}),
                 },
@@ -136,6 +137,7 @@ def _register_sources() -> None:
                     and not p.is_deleted
                     and not getattr(threads.get(p.thread_id), "is_hidden", False),
                     "author_id": p.author_id,
+                    "dated_at": p.created_at,
                     "thread_id": p.thread_id,
                     **_thread_item(p.thread_id, threads),
                 },
@@ -148,7 +150,7 @@ def _register_sources() -> None:
             Source(
                 Petition,
                 "petition",
-                ("title", "summary", "body", "target", "status", "creator_id"),
+                ("title", "summary", "body", "target", "status", "creator_id", "opened_at"),
                 lambda p, _threads: {
                     "title": p.title,
                     "body": join_sentences(
@@ -156,6 +158,7 @@ def _register_sources() -> None:
                     ),
                     "visible": p.status in PUBLIC_STATUSES,
                     "author_id": p.creator_id,
+                    "dated_at": p.opened_at or p.created_at,
                 },
             )
         )
@@ -173,6 +176,7 @@ def _register_sources() -> None:
                     "visible": n.status == PUBLISHED and n.published_at is not None,
                     "visible_from": n.published_at,
                     "author_id": n.author_id,
+                    "dated_at": n.published_at or n.created_at,
                 },
             )
         )
@@ -187,6 +191,7 @@ def document_for(obj: Any, threads: dict[int, ThreadInfo] | None = None) -> dict
     doc = {
         "visible_from": None,
         "author_id": None,
+        "dated_at": None,
         "item_kind": source.kind,
         "item_id": obj.id,
         "thread_id": None,

@@ -50,6 +50,8 @@ class SearchEntry(db.Model):
     thread_id: Mapped[int | None]
     # Who wrote it (for `author:`); no foreign key: the index never blocks deleting anyone.
     author_id: Mapped[int | None]
+    # When it appeared (published, opened, posted): the newest first among equal matches.
+    dated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     tsv: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 

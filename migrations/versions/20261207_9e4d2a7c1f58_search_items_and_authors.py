@@ -1,9 +1,9 @@
-"""search: each document names its item, its forum thread and its author
+"""search: each document names its item, its forum thread, its author and its date
 
 Search shows one result per item: a forum thread or post discussing a news post or a petition
 is shown under it, a post under its thread (`item_kind`, `item_id`; `thread_id` when the
-forum is searched alone), and `author:name` filters by `author_id`. This adds the columns and
-fills them from the live rows in SQL.
+forum is searched alone), `author:name` filters by `author_id`, and equal matches come newest
+first by `dated_at`. This adds the columns and fills them from the live rows in SQL.
 
 The documents' text is unchanged here: documents written before keep their run-together
 sentences in snippets ("…UK and Ireland The film…") until `fancampaign search-reindex`
@@ -24,23 +24,29 @@ down_revision = "5c0e7b2f94a1"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = ("item_kind", "item_id", "thread_id", "author_id")
+_COLUMNS = ("item_kind", "item_id", "thread_id", "author_id", "dated_at")
 
 _FILL = [
     # News posts and petitions are their own items.
     "UPDATE search_entries SET item_kind = kind, item_id = object_id, "
-    "author_id = (SELECT author_id FROM news_posts WHERE news_posts.id = search_entries.object_id) "
+    "author_id = (SELECT author_id FROM news_posts WHERE news_posts.id = search_entries.object_id), "
+    "dated_at = (SELECT coalesce(published_at, created_at) FROM news_posts "
+    "WHERE news_posts.id = search_entries.object_id) "
     "WHERE kind = 'news'",
     "UPDATE search_entries SET item_kind = kind, item_id = object_id, "
-    "author_id = (SELECT creator_id FROM petitions WHERE petitions.id = search_entries.object_id) "
+    "author_id = (SELECT creator_id FROM petitions WHERE petitions.id = search_entries.object_id), "
+    "dated_at = (SELECT coalesce(opened_at, created_at) FROM petitions "
+    "WHERE petitions.id = search_entries.object_id) "
     "WHERE kind = 'petition'",
     # Threads and posts: their thread, and the thread's news post or petition when it has one.
     "UPDATE search_entries SET thread_id = object_id, "
-    "author_id = (SELECT author_id FROM threads WHERE threads.id = search_entries.object_id) "
+    "author_id = (SELECT author_id FROM threads WHERE threads.id = search_entries.object_id), "
+    "dated_at = (SELECT created_at FROM threads WHERE threads.id = search_entries.object_id) "
     "WHERE kind = 'thread'",
     "UPDATE search_entries SET "
     "thread_id = (SELECT thread_id FROM posts WHERE posts.id = search_entries.object_id), "
-    "author_id = (SELECT author_id FROM posts WHERE posts.id = search_entries.object_id) "
+    "author_id = (SELECT author_id FROM posts WHERE posts.id = search_entries.object_id), "
+    "dated_at = (SELECT created_at FROM posts WHERE posts.id = search_entries.object_id) "
     "WHERE kind = 'post'",
     "UPDATE search_entries SET "
     "item_kind = coalesce((SELECT t.subject_kind FROM threads t "
@@ -59,6 +65,7 @@ def upgrade():
         batch.add_column(sa.Column("item_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("thread_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("author_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("dated_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_search_entries_thread", "search_entries", ["thread_id"])
     for statement in _FILL:
         op.execute(statement)
