@@ -419,6 +419,23 @@ def plain_text(source: str) -> str:
     return " ".join(" ".join(parts).split())
 
 
+def plain_blocks(source: str) -> list[str]:
+    """The visible words of each block (paragraph, heading, list item, code block) on its own,
+    whitespace collapsed: what plain_text joins into one line, kept apart for search snippets."""
+    blocks: list[str] = []
+    for token in _parse(source):
+        if token.type == "inline":
+            text = _inline_text(token.children or [])
+        elif token.type in {"code_block", "fence"}:
+            text = token.content
+        else:
+            continue
+        text = " ".join(text.split())
+        if text:
+            blocks.append(text)
+    return blocks
+
+
 def _inline_text(children: Sequence[Token]) -> str:
     """Visible text of inline children (image alt text included)."""
     out: list[str] = []

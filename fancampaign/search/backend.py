@@ -2,27 +2,41 @@
 
     index(kind, object_id, title, body, visible, visible_from=None)   upsert one document
     remove(kind, object_id)                                            drop one document
-    query(text, kinds, page, per_page) -> Found(hits, total, capped)   ranked, highlighted
+    query(q, kinds, page, per_page, author_id=, by_thread=) -> Found   ranked items, marked
 
 The rest of the app never learns which database runs. Documents live in `search_entries`
 (search/models.py, a normal table in the metadata); the full-text part is built by
 `search_ddl(dialect_name)` (migrations call it, and `setup()` runs it in tests):
 
 - SQLite: an FTS5 external-content table `search_fts` (title, body) over `search_entries`,
-  kept in step by triggers; ranked by bm25 with the title weighted 10 to the body's 1.
+  kept in step by triggers; bm25 on the title column alone tells a title match.
 - PostgreSQL: `search_entries.tsv` = title weighted A || body weighted B, filled by a
-  trigger, with a GIN index; ranked by ts_rank with A far above B.
+  trigger, with a GIN index; the A weight (ts_filter, ts_rank) tells a title match.
+
+One result per item. A document belongs to an item (`item_kind`, `item_id`): a news post or
+a petition is its own, a forum thread or post discussing one belongs to it, any other post to
+its thread. A page lists items, each with its own document's marked title when that matched,
+a snippet (from its own text, else from its best post) and how many of its posts matched.
+Searching the forum alone (`by_thread`), the items are the threads.
+
+One ranking rule, the same on both databases (`_grouped_page`): items with every word in a
+title first, then some word in a title, then matches in the text only; at each level items
+matched by their own document before those found only through their discussion; then the
+newest. Neither database's relevance score (bm25, ts_rank) takes part: they weigh lengths
+and frequencies differently, so the same corpus would come back in two orders.
 
 The work per query is bounded, however many documents match (issue 8): a query ranks at
 most MAX_RESULTS + 1 candidates, the newest matching documents, plus up to TITLED_CANDIDATES
 matching documents that have a title (news, petitions, threads), so title matches are not
-crowded out by thousands of newer body matches. Only those candidates are ranked and counted:
-past MAX_RESULTS the count is reported as capped ("1,000+ results") and paging stops at
-MAX_RESULTS. Exact counts and a rank over every match cost time in proportion to the matches
-(a common word matches a quarter of the forum), which is what this avoids.
+crowded out by thousands of newer body matches. Only those candidates are grouped, ranked and
+counted: past MAX_RESULTS the count is reported as capped ("1,000+ results") and paging stops
+at MAX_RESULTS. Exact counts and a rank over every match cost time in proportion to the
+matches (a common word matches a quarter of the forum), which is what this avoids.
 
-User text never reaches a query language: it is cut to MAX_QUERY_CHARS, split into at most
-MAX_TERMS words, and each word is quoted (FTS5) or handed to plainto_tsquery (PostgreSQL).
+User text never reaches a query language as syntax: search/query.py turns it into words
+(runs of letters and digits), phrases and exclusions, and the backends build their own
+expressions from those words alone: quoted FTS5 strings joined by our own NOT and column
+filter, or quoted words for PostgreSQL's websearch_to_tsquery (which never raises).
 Snippets are made by the database between private-use sentinel characters, then escaped,
 and only then are the sentinels turned into <mark> tags: no markup from users survives.
 """
@@ -31,20 +45,20 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from markupsafe import Markup, escape
 
-from fancampaign.extensions import db, utcnow
+from fancampaign.extensions import UTCDateTime, db, utcnow
 from fancampaign.search.models import SearchEntry
+from fancampaign.search.query import MAX_QUERY_CHARS, MAX_TERMS, Query, parse
 
-MAX_QUERY_CHARS = 200
-MAX_TERMS = 20
+__all__ = ["MAX_QUERY_CHARS", "MAX_TERMS"]
+
 MAX_BODY_CHARS = 200_000
 PER_PAGE = 20
 MAX_PAGE = 500
@@ -61,24 +75,33 @@ RECENT_WINDOW = 20_000
 # Private-use characters: never in indexed text (clean_document drops them).
 MARK_START = "\ue000"
 MARK_END = "\ue001"
-_TERM_RE = re.compile(r"\w+")
 _UNWANTED_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ue000\ue001]")
 
 PG_CONFIG = "english"
-# ts_rank weights for {D, C, B, A}: a title (A) match outranks any body (B) match.
-PG_WEIGHTS = "{0.01, 0.02, 0.05, 1.0}"
-FTS_TITLE_WEIGHT = 10.0
-FTS_BODY_WEIGHT = 1.0
+# Undated documents (none are, once indexed) sort as the oldest on both databases.
+_EPOCH = sa.literal(datetime(1970, 1, 1, tzinfo=UTC), type_=UTCDateTime())
 SNIPPET_TOKENS = 30
 
 
 @dataclass(frozen=True)
 class Hit:
+    """One item (a news post, a petition, a thread) and the best of its documents that matched.
+
+    `title` is the item's own title marked, when its own document matched (`own`), else
+    empty; `snippet` comes from the document `via_kind`/`via_id` (the item's own, or a post
+    in its discussion); `posts` counts the matching posts among the item's documents.
+    """
+
     kind: str
     object_id: int
     title: Markup
     snippet: Markup
     rank: float
+    own: bool = True
+    via_kind: str = ""
+    via_id: int = 0
+    posts: int = 0
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,26 +124,45 @@ def _scrub(text: str) -> str:
 
 
 def clean_document(text: str, limit: int = MAX_BODY_CHARS) -> str:
-    """Text as it goes into the index: scrubbed and bounded."""
+    """Text as it goes into the index: scrubbed (line breaks kept) and bounded."""
     return _scrub(text)[:limit]
 
 
 def query_terms(text: str | None) -> list[str]:
-    """The words of a user's query: at most MAX_TERMS from its first MAX_QUERY_CHARS chars."""
-    if not text:
-        return []
-    text = unicodedata.normalize("NFC", _scrub(text[: MAX_QUERY_CHARS * 2]))[:MAX_QUERY_CHARS]
-    return _TERM_RE.findall(text)[:MAX_TERMS]
+    """The words that must match in a user's query (see search/query.py)."""
+    return parse(text).terms
 
 
-def fts5_query(terms: Sequence[str]) -> str:
-    """Each term as an FTS5 string (so no operator or column filter can be written)."""
-    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+def _fts5_string(words: Sequence[str]) -> str:
+    """Words as one FTS5 string: a term, or a phrase when there are several."""
+    return '"' + " ".join(words).replace('"', '""') + '"'
+
+
+def fts5_query(q: Query, *, title_only: bool = False) -> str:
+    """The query as FTS5 syntax built from its words alone: quoted strings, one column filter
+    of our own, NOT for exclusions; nothing typed by a user is ever an operator."""
+    positive = " ".join(_fts5_string(p) for p in [*((w,) for w in q.words), *q.phrases])
+    expr = "({title} : (" + positive + "))" if title_only else "(" + positive + ")"
+    for excluded in q.excluded:
+        expr += " NOT " + _fts5_string(excluded)
+    return expr
+
+
+def websearch_query(q: Query, *, with_excluded: bool = True, joined: str = " ") -> str:
+    """The query for PostgreSQL's websearch_to_tsquery, built from its words alone: each term
+    or phrase quoted (so a typed `or` is a word, not an operator), exclusions as -"…"; with
+    joined=" or ", any of the terms (our own `or`)."""
+    parts = ['"' + " ".join(p) + '"' for p in [*((w,) for w in q.words), *q.phrases]]
+    if with_excluded:
+        parts += ['-"' + " ".join(p) + '"' for p in q.excluded]
+    return joined.join(parts)
 
 
 def highlight(raw: str | None) -> Markup:
-    """Escape text the database marked with sentinels, then turn the sentinels into <mark>."""
-    escaped = str(escape(raw or ""))
+    """Escape text the database marked with sentinels, then turn the sentinels into <mark>.
+
+    Line breaks (between a document's blocks, each ending a sentence) become spaces."""
+    escaped = str(escape((raw or "").replace("\n", " ")))
     out: list[str] = []
     depth = 0
     for part in re.split("([\ue000\ue001])", escaped):
@@ -276,6 +318,11 @@ def upsert_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
             "body": stmt.excluded.body,
             "is_visible": stmt.excluded.is_visible,
             "visible_from": stmt.excluded.visible_from,
+            "item_kind": stmt.excluded.item_kind,
+            "item_id": stmt.excluded.item_id,
+            "thread_id": stmt.excluded.thread_id,
+            "author_id": stmt.excluded.author_id,
+            "dated_at": stmt.excluded.dated_at,
             "updated_at": stmt.excluded.updated_at,
         },
     )
@@ -289,6 +336,11 @@ def upsert_many(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
                 "body": clean_document(row["body"]),
                 "is_visible": bool(row["visible"]),
                 "visible_from": row.get("visible_from"),
+                "item_kind": row.get("item_kind") or row["kind"],
+                "item_id": row.get("item_id") or row["object_id"],
+                "thread_id": row.get("thread_id"),
+                "author_id": row.get("author_id"),
+                "dated_at": row.get("dated_at"),
                 "updated_at": now,
             }
             for row in rows
@@ -306,36 +358,24 @@ def _page_size(page: int, per_page: int) -> int:
     return max(0, min(per_page, MAX_RESULTS - (page - 1) * per_page))
 
 
-def _counted_page(cand: Any, shown: Any, *, ascending: bool) -> Any:
-    """The page's rows with the number of candidates on each; one row (of NULLs) past the end.
-
-    The candidates are every match when there are at most MAX_RESULTS (the titled ones are
-    then among the newest), and more than MAX_RESULTS otherwise: their count says both.
-    """
-    counts = sa.select(
-        sa.select(sa.func.count()).select_from(cand).scalar_subquery().label("n"),
-    ).subquery("counts")
-    rank = shown.c.rank if ascending else shown.c.rank.desc()
-    return (
-        sa.select(counts.c.n, shown)
-        .select_from(counts.outerjoin(shown, sa.true()))
-        .order_by(rank, shown.c.id.desc())
-    )
-
-
-def _where_visible(*, by_kind: bool) -> Any:
-    """Visible now (`:now`), and of the `:kinds` asked for when `by_kind`."""
+def _where_visible(*, by_kind: bool, by_author: bool) -> Any:
+    """Visible now (`:now`), of the `:kinds` asked for when `by_kind`, by `:author` when
+    `by_author`."""
     now = sa.bindparam("now", type_=sa.DateTime())
-    visible = sa.and_(
+    conditions = [
         _entries.c.is_visible.is_(True),
         sa.or_(_entries.c.visible_from.is_(None), _entries.c.visible_from <= now),
-    )
+    ]
     if by_kind:
-        return sa.and_(visible, _entries.c.kind.in_(sa.bindparam("kinds", expanding=True)))
-    return visible
+        conditions.append(_entries.c.kind.in_(sa.bindparam("kinds", expanding=True)))
+    if by_author:
+        conditions.append(_entries.c.author_id == sa.bindparam("author", type_=sa.Integer()))
+    return sa.and_(*conditions)
 
 
-def _params(kinds: Sequence[str] | None, page: int, per_page: int) -> dict[str, Any]:
+def _params(
+    kinds: Sequence[str] | None, author_id: int | None, page: int, per_page: int
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "cap": MAX_RESULTS + 1,
         "titled": TITLED_CANDIDATES,
@@ -346,17 +386,173 @@ def _params(kinds: Sequence[str] | None, page: int, per_page: int) -> dict[str, 
     }
     if kinds:
         params["kinds"] = list(kinds)
+    if author_id is not None:
+        params["author"] = author_id
     return params
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Which statement a query needs (each is built once): filtered by kind, by author, and
+    whether results are grouped by forum thread (the forum alone) or by item."""
+
+    by_kind: bool = False
+    by_author: bool = False
+    by_thread: bool = False
+
+
+def _grouped_page(cand: Any, scored: Any, *, by_thread: bool) -> tuple[Any, Any]:
+    """One row per item among the scored candidates, best first, and the counts.
+
+    `scored` has (id, title_hit) per candidate document. A document belongs to its
+    item (search_entries.item_kind / item_id; with `by_thread`, to its forum thread). The
+    items are ordered by the same rule on every database:
+
+    1. an item with a document holding every word in its title, then one with some word in
+       its title, then one matching only in bodies (on SQLite "every word" is known for the
+       TITLED_CANDIDATES newest such documents: the same order whenever there are fewer);
+    2. an item matched by its own document (the petition, the article, the thread itself),
+       before one found only through its discussion;
+    3. the newest first (its latest matching document's date, then its id).
+
+    Per item, the page gives its own document (for the marked title, `rep_id`), the document
+    a snippet is cut from (its own when that has a body, else its best post: `snip_id`),
+    and how many posts matched (`g_posts`). Returns (page rows, counts: n_docs and n_items).
+    """
+    e = _entries
+    if by_thread:
+        gkind: Any = sa.literal("thread", type_=sa.String())
+        gid: Any = sa.func.coalesce(e.c.thread_id, e.c.object_id)
+    else:
+        gkind = sa.func.coalesce(e.c.item_kind, e.c.kind)
+        gid = sa.func.coalesce(e.c.item_id, e.c.object_id)
+    own = sa.case((sa.and_(e.c.kind == gkind, e.c.object_id == gid), 1), else_=0)
+    docs = (
+        sa.select(
+            scored.c.id,
+            scored.c.title_hit,
+            sa.func.coalesce(e.c.dated_at, _EPOCH).label("dated"),
+            e.c.kind,
+            e.c.object_id,
+            gkind.label("gkind"),
+            gid.label("gid"),
+            e.c.thread_id,
+            own.label("own"),
+            sa.case((e.c.body != "", 1), else_=0).label("has_body"),
+            sa.case((e.c.kind == "post", 1), else_=0).label("is_post"),
+        )
+        .select_from(scored.join(e, e.c.id == scored.c.id))
+        .subquery("docs")
+    )
+    part = [docs.c.gkind, docs.c.gid]
+    best = [docs.c.own.desc(), docs.c.title_hit.desc(), docs.c.dated.desc(), docs.c.id.desc()]
+    windowed = sa.select(
+        *docs.c,
+        sa.func.row_number().over(partition_by=part, order_by=best).label("rn"),
+        sa.func.row_number()
+        .over(partition_by=part, order_by=[docs.c.has_body.desc(), *best])
+        .label("rn_snip"),
+        sa.func.max(docs.c.title_hit).over(partition_by=part).label("g_title"),
+        sa.func.max(docs.c.own).over(partition_by=part).label("g_own"),
+        sa.func.max(docs.c.dated).over(partition_by=part).label("g_dated"),
+        sa.func.max(docs.c.id).over(partition_by=part).label("g_newest"),
+        sa.func.sum(docs.c.is_post).over(partition_by=part).label("g_posts"),
+        sa.func.max(docs.c.thread_id).over(partition_by=part).label("g_thread"),
+    ).cte("windowed")
+    reps = (
+        sa.select(
+            windowed.c.gkind,
+            windowed.c.gid,
+            windowed.c.id.label("rep_id"),
+            windowed.c.g_title,
+            windowed.c.g_own,
+            windowed.c.g_dated,
+            windowed.c.g_newest,
+            windowed.c.g_posts,
+            windowed.c.g_thread,
+        )
+        .where(windowed.c.rn == 1)
+        .subquery("reps")
+    )
+    snips = (
+        sa.select(
+            windowed.c.gkind,
+            windowed.c.gid,
+            windowed.c.id.label("snip_id"),
+            windowed.c.kind.label("snip_kind"),
+            windowed.c.object_id.label("snip_object"),
+        )
+        .where(windowed.c.rn_snip == 1)
+        .subquery("snips")
+    )
+    groups = (
+        sa.select(reps, snips.c.snip_id, snips.c.snip_kind, snips.c.snip_object)
+        .select_from(
+            reps.join(snips, sa.and_(reps.c.gkind == snips.c.gkind, reps.c.gid == snips.c.gid))
+        )
+        .cte("groups")
+    )
+    page = (
+        sa.select(groups)
+        .order_by(
+            groups.c.g_title.desc(),
+            groups.c.g_own.desc(),
+            groups.c.g_dated.desc(),
+            groups.c.g_newest.desc(),
+        )
+        .limit(sa.bindparam("page_size"))
+        .offset(sa.bindparam("page_offset"))
+        .subquery("page")
+    )
+    counts = sa.select(
+        sa.select(sa.func.count()).select_from(cand).scalar_subquery().label("n_docs"),
+        sa.select(sa.func.count()).select_from(groups).scalar_subquery().label("n_items"),
+    ).subquery("counts")
+    return page, counts
+
+
+def _counted(counts: Any, shown: Any) -> Any:
+    """The page's rows with the counts on each; one row (of NULLs but the counts) past the
+    end."""
+    return (
+        sa.select(counts.c.n_docs, counts.c.n_items, shown)
+        .select_from(counts.outerjoin(shown, sa.true()))
+        .order_by(
+            shown.c.g_title.desc(),
+            shown.c.g_own.desc(),
+            shown.c.g_dated.desc(),
+            shown.c.g_newest.desc(),
+        )
+    )
+
+
+def _found(rows: list[Any], marks: dict[int, tuple[str, str]]) -> Found:
+    """Hits from the page's rows, with the title and snippet texts marked by the database."""
+    n_items = rows[0].n_items or 0
+    _total, capped = _capped(rows[0].n_docs or 0, MAX_RESULTS)
+    total = min(n_items, MAX_RESULTS)
+    hits = [
+        Hit(
+            kind=row.gkind,
+            object_id=row.gid,
+            title=highlight(marks.get(row.rep_id, ("", ""))[0]) if row.g_own else Markup(""),
+            snippet=highlight(marks.get(row.snip_id, ("", ""))[1]),
+            rank=float(row.g_title),
+            own=bool(row.g_own),
+            via_kind=row.snip_kind,
+            via_id=row.snip_object,
+            posts=int(row.g_posts or 0),
+            thread_id=row.g_thread,
+        )
+        for row in rows
+        if row.gkind is not None
+    ]
+    return Found(hits, total, capped)
 
 
 class _Backend:
     def query(
-        self,
-        conn: sa.Connection,
-        terms: list[str],
-        kinds: Sequence[str] | None,
-        page: int,
-        per_page: int,
+        self, conn: sa.Connection, q: Query, variant: Variant, params: dict[str, Any]
     ) -> Found:
         raise NotImplementedError
 
@@ -368,46 +564,43 @@ def _fts_match(param: str) -> Any:
     return sa.literal_column("search_fts").op("MATCH")(sa.bindparam(param, type_=sa.String()))
 
 
-@functools.cache
-def _sqlite_page_statement(by_kind: bool) -> Any:
-    """The candidates, counted, and one page of them ranked (built once, then cached)."""
-    joined = _fts.join(_entries, _entries.c.id == _fts.c.rowid)
-    # bm25 is computed for the rows each candidate query returns, and no others.
-    rank = sa.func.bm25(sa.literal_column("search_fts"), FTS_TITLE_WEIGHT, FTS_BODY_WEIGHT)
+def _bm25(title: float, body: float) -> Any:
+    return sa.func.bm25(sa.literal_column("search_fts"), title, body)
 
-    def candidates(param: str, limit: Any) -> Any:
+
+@functools.cache
+def _sqlite_page_statement(variant: Variant) -> Any:
+    """The candidates, counted, and one page of their items ranked (built once per variant)."""
+    joined = _fts.join(_entries, _entries.c.id == _fts.c.rowid)
+    where = _where_visible(by_kind=variant.by_kind, by_author=variant.by_author)
+
+    def candidates(param: str, limit: Any, title_hit: Any) -> Any:
         return (
-            sa.select(_entries.c.id, rank.label("rank"))
+            sa.select(_entries.c.id, title_hit.label("title_hit"))
             .select_from(joined)
-            .where(_fts_match(param), _where_visible(by_kind=by_kind))
+            .where(_fts_match(param), where)
             .order_by(_fts.c.rowid.desc())
             .limit(limit)
             .subquery()
         )
 
-    newest = candidates("words", sa.bindparam("cap"))
-    titled = candidates("title_words", sa.bindparam("titled"))
+    # bm25 is computed for the rows the candidate query returns, no others; with the body
+    # weighed 0 it is 0 unless some word is in the title (it is negative, lower better).
+    newest = candidates("words", sa.bindparam("cap"), sa.case((_bm25(1.0, 0.0) < 0, 1), else_=0))
+    # Found by the title query: every word and phrase is in the title.
+    titled = candidates("title_words", sa.bindparam("titled"), sa.literal(2))
     both = sa.union_all(
-        sa.select(newest.c.id, newest.c.rank), sa.select(titled.c.id, titled.c.rank)
+        sa.select(newest.c.id, newest.c.title_hit),
+        sa.select(titled.c.id, titled.c.title_hit),
     ).subquery("both")
-    # A document found by both keeps its rank for the whole query (the lower, bm25 being
-    # negative); a title match found only by the title query is ranked by its title.
-    cand = (
-        sa.select(both.c.id, sa.func.min(both.c.rank).label("rank")).group_by(both.c.id).cte("cand")
+    scored = (
+        sa.select(both.c.id, sa.func.max(both.c.title_hit).label("title_hit"))
+        .group_by(both.c.id)
+        .cte("cand")
     )
-    page_rows = (
-        sa.select(cand.c.id, cand.c.rank)
-        .order_by(cand.c.rank, cand.c.id.desc())
-        .limit(sa.bindparam("page_size"))
-        .offset(sa.bindparam("page_offset"))
-        .subquery("page")
-    )
-    shown = (
-        sa.select(page_rows.c.id, page_rows.c.rank, _entries.c.kind, _entries.c.object_id)
-        .select_from(page_rows.join(_entries, _entries.c.id == page_rows.c.id))
-        .subquery("shown")
-    )
-    return _counted_page(cand, shown, ascending=True)
+    cand = scored
+    page, counts = _grouped_page(cand, scored, by_thread=variant.by_thread)
+    return _counted(counts, page)
 
 
 @functools.cache
@@ -426,123 +619,109 @@ def _sqlite_marks_statement() -> Any:
 
 
 class SQLiteBackend(_Backend):
-    """FTS5: MATCH on quoted terms, bm25 with column weights, snippet()/highlight().
+    """FTS5: MATCH on an expression of quoted terms, bm25 on the title column to tell a title
+    match, snippet()/highlight().
 
     FTS5 walks a term's rowids newest first at no extra cost, so the candidates are the
-    newest MAX_RESULTS + 1 visible matches (bm25 is computed for those rows only) and the
-    newest TITLED_CANDIDATES visible documents matching in the title column.
+    newest MAX_RESULTS + 1 visible matches and the newest TITLED_CANDIDATES visible documents
+    matching in the title column; bm25 is computed for those rows only.
     """
 
     def query(
-        self,
-        conn: sa.Connection,
-        terms: list[str],
-        kinds: Sequence[str] | None,
-        page: int,
-        per_page: int,
+        self, conn: sa.Connection, q: Query, variant: Variant, params: dict[str, Any]
     ) -> Found:
-        words = fts5_query(terms)
-        params = _params(kinds, page, per_page)
-        params.update(words=words, title_words="{title} : (" + words + ")")
-        rows = conn.execute(_sqlite_page_statement(bool(kinds)), params).all()
-        total, capped = _capped(rows[0].n, MAX_RESULTS)
-        rows = [row for row in rows if row.id is not None]
-        if not rows:
-            return Found([], total, capped)
-        marked = conn.execute(
-            _sqlite_marks_statement(), {"words": words, "ids": [row.id for row in rows]}
-        ).all()
-        texts = {row[0]: (row[1], row[2]) for row in marked}
-        hits = [
-            Hit(
-                kind=row.kind,
-                object_id=row.object_id,
-                title=highlight(texts.get(row.id, ("", ""))[0]),
-                snippet=highlight(texts.get(row.id, ("", ""))[1]),
-                rank=-float(row.rank),
-            )
-            for row in rows
-        ]
-        return Found(hits, total, capped)
+        words = fts5_query(q)
+        params.update(words=words, title_words=fts5_query(q, title_only=True))
+        rows = conn.execute(_sqlite_page_statement(variant), params).all()
+        ids = {row.rep_id for row in rows if row.g_own} | {
+            row.snip_id for row in rows if row.snip_id is not None
+        }
+        marks: dict[int, tuple[str, str]] = {}
+        if ids:
+            marked = conn.execute(_sqlite_marks_statement(), {"words": words, "ids": list(ids)})
+            marks = {row[0]: (row[1], row[2]) for row in marked}
+        return _found(rows, marks)
 
 
 @functools.cache
-def _postgres_page_statement(by_kind: bool) -> Any:
-    """The candidates, counted, and one page of them ranked and marked (built once)."""
+def _postgres_page_statement(variant: Variant) -> Any:
+    """The candidates, counted, and one page of their items ranked and marked (built once)."""
     config = sa.literal_column(f"'{PG_CONFIG}'::regconfig")
-    tsquery = sa.func.plainto_tsquery(config, sa.bindparam("words", type_=sa.String()))
+    # What must match (ranked and marked), and the whole query with its exclusions.
+    positive = sa.func.websearch_to_tsquery(config, sa.bindparam("words", type_=sa.String()))
+    whole = sa.func.websearch_to_tsquery(config, sa.bindparam("all_words", type_=sa.String()))
     tsv = _entries.c.tsv
-    where = sa.and_(tsv.op("@@")(tsquery), _where_visible(by_kind=by_kind))
-    rank = sa.func.ts_rank(sa.literal_column(f"'{PG_WEIGHTS}'::float4[]"), tsv, tsquery)
+    where = sa.and_(
+        tsv.op("@@")(positive),
+        tsv.op("@@")(whole),
+        _where_visible(by_kind=variant.by_kind, by_author=variant.by_author),
+    )
+    # 2: every word and phrase is in the title (the A-weighted part of tsv); 1: some word.
+    title = sa.func.ts_filter(tsv, sa.literal_column("'{a}'::\"char\"[]"))
+    some = sa.func.websearch_to_tsquery(config, sa.bindparam("any_words", type_=sa.String()))
+    title_hit = sa.case((title.op("@@")(positive), 2), (title.op("@@")(some), 1), else_=0)
+    columns = (_entries.c.id, title_hit.label("title_hit"))
     floor = sa.select(sa.func.max(_entries.c.id)).scalar_subquery() - sa.bindparam("window")
     recent = (
-        sa.select(_entries.c.id, rank.label("rank"))
+        sa.select(*columns)
         .where(where, _entries.c.id > floor)
         .order_by(_entries.c.id.desc())
         .limit(sa.bindparam("cap"))
         .subquery("recent")
     )
     # No id condition inside: it would turn into a bitmap of the whole primary key.
-    older = (
-        sa.select(_entries.c.id, rank.label("rank"))
-        .where(where)
-        .cte("older")
-        .prefix_with("MATERIALIZED")
-    )
+    older = sa.select(*columns).where(where).cte("older").prefix_with("MATERIALIZED")
     newest = (
-        sa.select(recent.c.id, recent.c.rank)
-        .union_all(sa.select(older.c.id, older.c.rank).where(older.c.id <= floor))
+        sa.select(recent.c.id, recent.c.title_hit)
+        .union_all(sa.select(older.c.id, older.c.title_hit).where(older.c.id <= floor))
         .limit(sa.bindparam("cap"))
         .subquery("newest")
     )
     titled_all = (
-        sa.select(_entries.c.id, rank.label("rank"))
+        sa.select(*columns)
         # A literal '', as in the partial index's predicate, so the planner may use it.
         .where(where, _entries.c.title != sa.literal_column("''"))
         .cte("titled_all")
         .prefix_with("MATERIALIZED")
     )
     titled = (
-        sa.select(titled_all.c.id, titled_all.c.rank)
+        sa.select(titled_all.c.id, titled_all.c.title_hit)
         .limit(sa.bindparam("titled"))
         .subquery("titled")
     )
     cand = sa.union(
-        sa.select(newest.c.id, newest.c.rank), sa.select(titled.c.id, titled.c.rank)
+        sa.select(newest.c.id, newest.c.title_hit),
+        sa.select(titled.c.id, titled.c.title_hit),
     ).cte("cand")
-    page_rows = (
-        sa.select(cand.c.id, cand.c.rank)
-        .order_by(cand.c.rank.desc(), cand.c.id.desc())
-        .limit(sa.bindparam("page_size"))
-        .offset(sa.bindparam("page_offset"))
-        .subquery("page")
-    )
+    page, counts = _grouped_page(cand, cand, by_thread=variant.by_thread)
+    rep = _entries.alias("rep")
+    snip = _entries.alias("snip")
     marks = f'StartSel="{MARK_START}", StopSel="{MARK_END}"'
     shown = (
         sa.select(
-            page_rows.c.id,
-            page_rows.c.rank,
-            _entries.c.kind,
-            _entries.c.object_id,
-            sa.func.ts_headline(
-                config, _entries.c.title, tsquery, f"HighlightAll=true, {marks}"
-            ).label("title"),
+            page,
+            sa.func.ts_headline(config, rep.c.title, positive, f"HighlightAll=true, {marks}").label(
+                "title"
+            ),
             sa.func.ts_headline(
                 config,
-                sa.func.left(_entries.c.body, 20_000),
-                tsquery,
+                sa.func.left(snip.c.body, 20_000),
+                positive,
                 f"MaxWords={SNIPPET_TOKENS}, MinWords=12, MaxFragments=2, "
                 f'FragmentDelimiter=" … ", {marks}',
             ).label("snippet"),
         )
-        .select_from(page_rows.join(_entries, _entries.c.id == page_rows.c.id))
+        .select_from(
+            page.join(rep, rep.c.id == page.c.rep_id).join(snip, snip.c.id == page.c.snip_id)
+        )
         .subquery("shown")
     )
-    return _counted_page(cand, shown, ascending=False)
+    return _counted(counts, shown)
 
 
 class PostgresBackend(_Backend):
-    """tsvector @@ plainto_tsquery, ts_rank with A/B weights, ts_headline for snippets.
+    """tsvector @@ websearch_to_tsquery (of quoted words only), the title's A weight to tell a
+    title match, ts_headline for snippets.
 
     One statement. The candidates (see the module doc) are:
 
@@ -561,29 +740,20 @@ class PostgresBackend(_Backend):
     """
 
     def query(
-        self,
-        conn: sa.Connection,
-        terms: list[str],
-        kinds: Sequence[str] | None,
-        page: int,
-        per_page: int,
+        self, conn: sa.Connection, q: Query, variant: Variant, params: dict[str, Any]
     ) -> Found:
-        params = _params(kinds, page, per_page)
-        params["words"] = " ".join(terms)
-        rows = conn.execute(_postgres_page_statement(bool(kinds)), params).all()
-        total, capped = _capped(rows[0].n, MAX_RESULTS)
-        hits = [
-            Hit(
-                kind=row.kind,
-                object_id=row.object_id,
-                title=highlight(row.title),
-                snippet=highlight(row.snippet),
-                rank=float(row.rank),
-            )
-            for row in rows
-            if row.id is not None
-        ]
-        return Found(hits, total, capped)
+        params.update(
+            words=websearch_query(q, with_excluded=False),
+            all_words=websearch_query(q),
+            any_words=websearch_query(q, with_excluded=False, joined=" or "),
+        )
+        rows = conn.execute(_postgres_page_statement(variant), params).all()
+        marks = {}
+        for row in rows:
+            if row.gkind is not None:
+                marks[row.rep_id] = (row.title, marks.get(row.rep_id, ("", ""))[1])
+                marks[row.snip_id] = (marks.get(row.snip_id, ("", ""))[0], row.snippet)
+        return _found(rows, marks)
 
 
 def _backend(dialect_name: str) -> _Backend:
@@ -635,15 +805,25 @@ def remove(kind: str, object_id: int, *, conn: sa.Connection | None = None) -> N
 
 
 def query(
-    text: str | None,
+    q: Query | str | None,
     kinds: Sequence[str] | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
+    *,
+    author_id: int | None = None,
+    by_thread: bool = False,
 ) -> Found:
-    """Visible documents matching every word of `text`, best first, at most MAX_RESULTS."""
-    terms = query_terms(text)
-    if not terms or page < 1:
+    """Visible items matching the query, best first, at most MAX_RESULTS: every word and
+    phrase, none of the excluded ones, of `kinds`, by `author_id` when given. One hit per
+    item; with `by_thread` (the forum alone) the items are forum threads."""
+    if not isinstance(q, Query):
+        q = parse(q)
+    if not q.has_terms or page < 1:
         return Found([], 0)
     page = min(page, MAX_PAGE)
     conn = db.session.connection()
-    return _backend(conn.dialect.name).query(conn, terms, kinds, page, per_page)
+    variant = Variant(
+        by_kind=bool(kinds), by_author=author_id is not None, by_thread=bool(kinds) and by_thread
+    )
+    params = _params(kinds, author_id, page, per_page)
+    return _backend(conn.dialect.name).query(conn, q, variant, params)

@@ -25,6 +25,8 @@ class SearchEntry(db.Model):
     __tablename__ = "search_entries"
     __table_args__ = (
         sa.UniqueConstraint("kind", "object_id", name="uq_search_entries_kind_object"),
+        # A post's documents follow their thread when it starts discussing something.
+        sa.Index("ix_search_entries_thread", "thread_id"),
         # The GIN index on `tsv` is made by backend.search_ddl("postgresql").
     )
 
@@ -39,6 +41,17 @@ class SearchEntry(db.Model):
     is_visible: Mapped[bool] = mapped_column(default=True)
     # A scheduled news post is visible from its publication time on.
     visible_from: Mapped[datetime | None]
+    # The thing a result stands for: the document's own (kind, object_id), except for a forum
+    # thread or post discussing a news post or petition (under it), and a post (under its
+    # thread). Search shows one result per item (search/backend.py).
+    item_kind: Mapped[str | None] = mapped_column(sa.String(20))
+    item_id: Mapped[int | None]
+    # A forum document's thread (a thread's own id): the item when searching the forum alone.
+    thread_id: Mapped[int | None]
+    # Who wrote it (for `author:`); no foreign key: the index never blocks deleting anyone.
+    author_id: Mapped[int | None]
+    # When it appeared (published, opened, posted): the newest first among equal matches.
+    dated_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     tsv: Mapped[str | None] = mapped_column(TSVECTOR, deferred=True)
 

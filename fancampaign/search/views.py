@@ -23,6 +23,8 @@ def results() -> Any:
         found = services.search(q, kind, page, current_app.config.get("PER_PAGE", 20))
     except services.BadSearch as err:
         return render_template(
-            "search/results.html", q=q, kind=None, results=None, error=err.message
+            "search/results.html", q=q, kind=None, kind_param=None, results=None, error=err.message
         ), 400
-    return render_template("search/results.html", q=q, kind=kind, results=found, error=None)
+    return render_template(
+        "search/results.html", q=q, kind=found.kind, kind_param=kind, results=found, error=None
+    )

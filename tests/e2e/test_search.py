@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.factories import make_category, make_petition, make_thread, make_user
+import pytest
+
+from fancampaign.accounts.models import Role
+from fancampaign.extensions import db
+from fancampaign.forum.models import Thread
+from tests.factories import make_category, make_petition, make_reply, make_thread, make_user
 
 
 def test_search_from_the_header_highlights_and_filters(
@@ -42,3 +47,43 @@ def test_search_from_the_header_highlights_and_filters(
     page.wait_for_load_state()
     assert page.url.endswith(f"/petitions/{petition.slug}")
     assert dialogs == []
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_search_syntax_shows_its_filters_and_one_result_per_item(
+    live_server: Any, browser: Any, theme: str
+) -> None:
+    from tests.e2e.a11y_kit import new_context
+    from tests.e2e.test_a11y import describe_violations, run_axe
+
+    koyomi = make_user("koyomi", role=Role.ORGANISER)
+    make_category("petition-discussion")
+    petition = make_petition(koyomi, title="Motorball on television", summary="Every match.")
+    thread = db.session.get(Thread, petition.thread_id)
+    for n in range(3):
+        make_reply(make_user(), thread, f"Motorball is the best, reason {n}.")
+    make_thread(koyomi, make_category("general"), title="Motorball trailer", body="A trailer.")
+    context = new_context(browser, color_scheme=theme)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/search?q=motorball+-trailer+author:koyomi")
+        parsed = page.locator(".search-parsed")
+        assert "without “trailer”" in parsed.inner_text() and "by koyomi" in parsed.inner_text()
+        results = page.locator(".search-result")
+        assert results.count() == 1  # the petition, its discussion under it
+        assert page.get_by_role("link", name="Motorball on television").count() == 1
+        assert page.locator(".search-result mark").count() >= 1
+        violations = run_axe(page)
+        assert not violations, describe_violations(f"search ({theme})", violations)
+
+        page.get_by_role("link", name="Remove “without “trailer””").click()
+        page.wait_for_load_state()
+        assert "trailer" not in page.locator("#search-q").input_value()
+        assert page.locator(".search-result").count() == 2
+        page.get_by_role("link", name="Remove “by koyomi”").click()
+        page.wait_for_load_state()
+        # Everyone's posts now: the petition with its three replies under it, and the thread.
+        assert page.locator(".search-result").count() == 2
+        assert page.get_by_text("and 4 posts in its discussion").count() == 1
+    finally:
+        context.close()

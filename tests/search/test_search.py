@@ -34,7 +34,7 @@ def test_title_match_ranks_above_body_match(app):
     urls = [url for _kind, url in found("cyborg")]
     assert urls[0] == f"/news/{in_title.slug}"
     assert f"/news/{body_only.slug}" in urls
-    assert any(url.startswith(f"/forum/p/{thread.id}") or "/forum/p/" in url for url in urls)
+    assert f"/forum/t/{thread.id}/{thread.slug}" in urls
 
 
 def test_every_word_must_match(app):
@@ -89,25 +89,32 @@ def test_hidden_and_deleted_posts_never_come_back(app):
     hidden.is_hidden = True
     delete_post(author, deleted)
     db.session.commit()
-    assert found("scrapyard") == [("post", f"/forum/p/{shown.id}")]
-    assert services.search("scrapyard").total == 1
+    thread_url = f"/forum/t/{thread.id}/{thread.slug}"
+    results = services.search("scrapyard")
+    assert [(r.kind, r.url, r.via_url) for r in results.items] == [
+        ("thread", thread_url, f"/forum/p/{shown.id}")
+    ]
+    assert results.total == 1 and results.items[0].more_text == ""
     hidden.is_hidden = False
     db.session.commit()
-    assert len(found("scrapyard")) == 2
+    results = services.search("scrapyard")
+    assert [(r.kind, r.url) for r in results.items] == [("thread", thread_url)]
+    assert results.items[0].more_text == "and 1 more post in this thread"
 
 
 def test_hiding_a_thread_hides_its_posts(app):
     author = make_user()
     thread = make_thread(author, title="Iron City rumours", body="First ironcity post")
     make_reply(author, thread, "Second ironcity post")
-    assert services.search("ironcity").total == 2
+    assert services.search("ironcity").total == 1  # one thread, two posts
+    assert services.search("ironcity").items[0].more_text == "and 1 more post in this thread"
     thread.is_hidden = True
     db.session.commit()
     assert services.search("ironcity").total == 0
     assert found("rumours") == []
     thread.is_hidden = False
     db.session.commit()
-    assert services.search("ironcity").total == 2
+    assert services.search("ironcity").items[0].more_text == "and 1 more post in this thread"
 
 
 def test_stale_index_rows_are_filtered_by_the_live_check(app):
@@ -221,9 +228,8 @@ def test_kind_filter(app):
     assert found("vector", "news") == [("news", f"/news/{news.slug}")]
     assert ("petition", f"/petitions/{petition.slug}") in found("vector", "petitions")
     assert all(kind == "petition" for kind, _ in found("vector", "petitions"))
-    kinds = {kind for kind, _ in found("vector", "posts")}
-    assert kinds == {"thread", "post"}
-    assert thread.id
+    # The forum: one result per thread (its title and its posts matched).
+    assert found("vector", "posts") == [("thread", f"/forum/t/{thread.id}/{thread.slug}")]
 
 
 def test_results_are_paginated(app, client):
@@ -379,8 +385,9 @@ def test_an_old_title_match_beats_many_newer_body_matches(app, small_cap):
 
 def test_capped_results_still_hide_what_is_not_visible(app, small_cap):
     author = make_user()
-    thread = make_thread(author, title="Scrapheap", body="first nomad post")
-    replies = [make_reply(author, thread, f"nomad reply {n}") for n in range(7)]
+    category = make_category("scrapheap")
+    threads = [make_thread(author, category, title=f"Scrapheap {n}") for n in range(8)]
+    replies = [make_reply(author, thread, f"nomad reply {n}") for n, thread in enumerate(threads)]
     replies[-1].is_hidden = True
     delete_post(author, replies[-2])
     db.session.commit()
@@ -389,10 +396,12 @@ def test_capped_results_still_hide_what_is_not_visible(app, small_cap):
         sa.text("UPDATE posts SET is_hidden = :h WHERE id = :id"), {"h": True, "id": replies[-3].id}
     )
     db.session.commit()
-    urls = [url for _kind, url in found("nomad")]
+    results = services.search("nomad")
+    assert results.capped  # six visible documents over a cap of five
+    vias = [r.via_url for r in results.items]
     for reply in replies[-3:]:
-        assert f"/forum/p/{reply.id}" not in urls
-    assert len(urls) == 4  # five candidates, one of them stale and dropped by the live check
+        assert f"/forum/p/{reply.id}" not in vias
+    assert len(vias) == 4  # five candidates, one of them stale and dropped by the live check
 
 
 @settings(
@@ -410,7 +419,7 @@ def test_query_terms_are_capped():
     terms = backend.query_terms(" ".join(f"w{n}" for n in range(100)))
     assert len(terms) == backend.MAX_TERMS
     assert backend.query_terms("x" * 5000) == ["x" * backend.MAX_QUERY_CHARS]
-    assert backend.fts5_query(['a"b']) == '"a""b"'
+    assert backend._fts5_string(['a"b']) == '"a""b"'
 
 
 def test_ddl_is_given_per_dialect():
@@ -429,11 +438,15 @@ def test_sources_cover_every_kind():
 N_BULK = 100_000
 
 
-def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
-    """100k posts and their search rows, each in one INSERT ... SELECT."""
+def _bulk_posts(
+    thread_id: int, author_id: int, seed_post_id: int, n: int = N_BULK, *, grouped: bool = False
+) -> None:
+    """`n` posts and their search rows, each in one INSERT ... SELECT; with `grouped` the rows
+    name their thread as the indexer does, else each post is an item of its own (rows with no
+    item columns, as from before they existed)."""
     dialect = db.engine.dialect.name
     if dialect == "postgresql":
-        numbers = f"SELECT generate_series(1, {N_BULK}) AS i"
+        numbers = f"SELECT generate_series(1, {n}) AS i"
         cte = ""
         source = "numbers"
         concat = "'Bulk post number ' || i || ' about the motorball cyborg league'"
@@ -448,7 +461,7 @@ def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
             {"t": thread_id, "a": author_id, "seed": seed_post_id},
         )
     else:
-        cte = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {N_BULK}) "
+        cte = f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "
         concat = "'Bulk post number ' || i || ' about the motorball cyborg league'"
         db.session.execute(
             sa.text(
@@ -460,10 +473,13 @@ def _bulk_posts(thread_id: int, author_id: int, seed_post_id: int) -> None:
             ),
             {"t": thread_id, "a": author_id, "seed": seed_post_id},
         )
+    items = ", item_kind, item_id, thread_id, author_id" if grouped else ""
+    values = ", 'thread', thread_id, thread_id, author_id" if grouped else ""
     db.session.execute(
         sa.text(
-            "INSERT INTO search_entries (kind, object_id, title, body, is_visible, updated_at) "
-            "SELECT 'post', id, '', body, :v, created_at FROM posts WHERE id > :seed"
+            "INSERT INTO search_entries (kind, object_id, title, body, is_visible, updated_at"
+            f"{items}) SELECT 'post', id, '', body, :v, created_at{values} "
+            "FROM posts WHERE id > :seed"
         ),
         {"v": True, "seed": seed_post_id},
     )
@@ -502,6 +518,27 @@ def test_search_over_100k_posts_runs_a_fixed_number_of_queries(app, client):
     body = client.get("/search?q=motorball").get_data(as_text=True)
     assert f"{backend.MAX_RESULTS:,}+ results" in body
     assert "Add words to narrow the search" in body
+
+
+@pytest.mark.config(PER_PAGE=20)
+def test_thousands_of_matching_posts_in_one_thread_are_one_result(app, client):
+    author = make_user(role=Role.MEMBER)
+    thread = make_thread(author, make_category("bulk"), title="Bulk thread", body="seed post")
+    seed = db.session.scalar(sa.text("SELECT max(id) FROM posts"))
+    news = make_news("Motorball final", "The league final")
+    _bulk_posts(thread.id, author.id, seed, 20_000, grouped=True)
+    with count_queries() as statements:
+        results = services.search("motorball")
+    assert len(statements) <= 4, statements
+    assert [(r.kind, r.url) for r in results.items] == [
+        ("news", f"/news/{news.slug}"),
+        ("thread", f"/forum/t/{thread.id}/{thread.slug}"),
+    ]
+    assert results.total == 2 and results.capped
+    # Only the candidates were counted: the page says "at least".
+    assert results.items[1].more_text == "and 1,000+ more posts in this thread"
+    forum = services.search("motorball", "posts")
+    assert [r.url for r in forum.items] == [f"/forum/t/{thread.id}/{thread.slug}"]
 
 
 def test_ddl_can_be_dropped_and_rebuilt_over_existing_rows(app):
