@@ -22,6 +22,8 @@ GROUPS = {
         {"news_posts", "news_updates", "news_post_tags", "news_post_petitions", "tags"}
     ),
     "people": frozenset({"users"}),
+    # The search index: a reindex changes the results pages, and nothing else.
+    "search": frozenset({"search_entries"}),
     # The site's name, colour, logo and footer are on every page (admin/sitesettings.py).
     "site": frozenset({"site_settings"}),
 }

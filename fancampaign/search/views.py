@@ -14,7 +14,11 @@ bp = Blueprint("search", __name__)
 
 
 @bp.route("/search")
-@Page("search", depends=("forum", "petitions", "news", *EVERY_PAGE), args=("q", "kind", "page"))
+@Page(
+    "search",
+    depends=("search", "forum", "petitions", "news", *EVERY_PAGE),
+    args=("q", "kind", "page"),
+)
 def results() -> Any:
     q = request.args.get("q", "")
     try:
