@@ -765,6 +765,11 @@ def _last_day_subquery(now: datetime) -> Any:
     )
 
 
+def count_of(petition_id: int) -> int | None:
+    """The petition's signature count as committed now (one small query), or None."""
+    return db.session.scalar(sa.select(Petition.signature_count).where(Petition.id == petition_id))
+
+
 def progress_of(petition_id: int) -> Petition | None:
     """The petition with its count as committed now, for its progress (one query)."""
     return db.session.scalar(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import time as time_module
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
 from typing import Any
@@ -203,7 +204,14 @@ def _show(
         "comments": comments,
     }
     creator = [petition.creator_id] if petition.creator_id is not None else []
-    page_meta(petition=petition.id, slug=petition.slug, open=petition.is_open, authors=creator)
+    page_meta(
+        petition=petition.id,
+        slug=petition.slug,
+        open=petition.is_open,
+        authors=creator,
+        # What the progress shows besides the count (`_live`): an edit changes it.
+        stamp=str(petition.updated_at or petition.created_at),
+    )
     return render_form("petitions/show.html", status=status, **context)
 
 
@@ -228,16 +236,34 @@ def _fills(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     return {"sign": each(lambda _petition_id, _html: box)}
 
 
+# The progress rendered for each (petition, its state, count, minute): what `_live` hands out
+# while nobody signs. The minute bounds how late "closes in N hours" can be.
+_PROGRESS: dict[tuple[Any, ...], str] = {}
+_PROGRESS_MAX = 1024
+
+
 def _live(meta: dict[str, Any]) -> dict[str, Fill]:
-    """For every request: the count and progress as committed now (one query)."""
+    """For every request: the count and progress as committed now (one query, for the count;
+    the progress is rendered again only when the count, the petition or the minute moved)."""
 
     def progress(args: dict[str, str]) -> dict[str, str]:
-        petition = services.progress_of(meta["petition"])
-        if petition is None:
+        count = services.count_of(meta["petition"])
+        if count is None:
             return {}
-        # Rendered without the context processors: nothing in it is about the viewer.
-        template = current_app.jinja_env.get_template("petitions/_progress.html")
-        html = template.render(petition=petition)
+        key = (meta["petition"], meta.get("stamp"), count, int(time_module.time() // 60))
+        html = _PROGRESS.get(key)
+        if html is None:
+            petition = services.progress_of(meta["petition"])
+            if petition is None:
+                return {}
+            # Rendered without the context processors: nothing in it is about the viewer.
+            template = current_app.jinja_env.get_template("petitions/_progress.html")
+            html = template.render(petition=petition)
+            if len(_PROGRESS) >= _PROGRESS_MAX:
+                _PROGRESS.clear()
+            _PROGRESS[(meta["petition"], meta.get("stamp"), petition.signature_count, key[3])] = (
+                html
+            )
         return dict.fromkeys(args, html)
 
     return {"progress": progress}
