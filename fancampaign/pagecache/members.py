@@ -49,6 +49,8 @@ def serve(
     if viewer is None or viewer.role is None:
         return None
     if viewer.role != "member":
+        # The answers read with the login were about the member page's meta, not this one's.
+        viewer = Viewer(viewer.user, viewer.role, {})
         found = store.lookup(f"{base}:{viewer.role}", page.depends, page.lagging)
         if found is None:
             return None
