@@ -60,6 +60,20 @@ def test_postgres_is_really_used(app) -> None:
     assert db.engine.dialect.name == "postgresql"
 
 
+@pytest.fixture
+def services_on_old_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data made at an old revision through today's forum services, without their writes to
+    tables that revision lacks (watch levels, reading positions, notification choices)."""
+    from fancampaign.forum import services, tracking
+
+    monkeypatch.setattr(tracking, "watch_automatically", lambda *_a, **_k: None)
+    monkeypatch.setattr(tracking, "record_read", lambda *_a, **_k: 0)
+    monkeypatch.setattr(services, "_notify_mentions", lambda *_a, **_k: set())
+    monkeypatch.setattr(services, "_notify_reply", lambda *_a, **_k: None)
+    monkeypatch.setattr(services, "_notify_new_thread", lambda *_a, **_k: None)
+
+
+@pytest.mark.usefixtures("services_on_old_schema")
 def test_stored_external_images_become_links(tmp_path: Path) -> None:
     from tests.factories import make_thread
 
@@ -90,6 +104,7 @@ def test_stored_external_images_become_links(tmp_path: Path) -> None:
         db.engine.dispose()
 
 
+@pytest.mark.usefixtures("services_on_old_schema")
 def test_quotes_written_before_name_their_source(tmp_path: Path) -> None:
     from fancampaign.forum.services import reply
     from fancampaign.text import quote_markdown
