@@ -26,7 +26,7 @@ from fancampaign.admin import sitesettings
 from fancampaign.cache import anonymous_page, id_set, page_meta, render_part
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
-from fancampaign.forum import discussions, forms, services, tracking
+from fancampaign.forum import discussions, forms, hooks, services, tracking  # noqa: F401
 from fancampaign.forum.models import LEVELS, Category, Post, Thread
 from fancampaign.guards import _to_login, admin_required, moderator_required
 from fancampaign.routing import id_arg, page_arg
