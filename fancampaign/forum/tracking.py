@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -336,6 +337,79 @@ def first_unread(viewer: Any, thread: Thread) -> Post | None:
         .order_by(Post.id)
         .limit(1)
         .options(joinedload(Post.thread))
+    )
+
+
+# Marks: the same questions as columns of the viewer's users row, so that a page shared by
+# every member asks them in the login's own query (see the page cache's `marks`).
+
+
+@cache
+def thread_mark() -> Any:
+    """The viewer's state for the thread `mark_thread_id`, as "level,position,unread" (position
+    empty when they never read it): read it with `parse_thread_mark`."""
+    thread_id = sa.bindparam("mark_thread_id", type_=sa.Integer)
+    own = (
+        sa.select(ThreadWatch.level)
+        .where(ThreadWatch.user_id == User.id, ThreadWatch.thread_id == thread_id)
+        .scalar_subquery()
+    )
+    inherited = (
+        sa.select(CategoryWatch.level)
+        .join(Thread, Thread.category_id == CategoryWatch.category_id)
+        .where(CategoryWatch.user_id == User.id, Thread.id == thread_id)
+        .scalar_subquery()
+    )
+    position = (
+        sa.select(ThreadRead.last_read_post_id)
+        .where(ThreadRead.user_id == User.id, ThreadRead.thread_id == thread_id)
+        .scalar_subquery()
+    )
+    unread = (
+        sa.select(sa.func.count(Post.id))
+        .where(
+            Post.thread_id == thread_id,
+            Post.id > position,
+            Post.is_hidden.is_(False),
+            Post.is_deleted.is_(False),
+            sa.or_(Post.author_id.is_(None), Post.author_id != User.id),
+        )
+        .scalar_subquery()
+    )
+    text = sa.Text()
+    return (
+        sa.func.coalesce(own, inherited, NORMAL)
+        + sa.literal(",", text)
+        + sa.func.coalesce(sa.cast(position, text), sa.literal("", text))
+        + sa.literal(",", text)
+        + sa.cast(unread, text)
+    )
+
+
+def parse_thread_mark(value: str | None) -> ThreadState | None:
+    """The ThreadState a `thread_mark` value says (None: no value)."""
+    if not value:
+        return None
+    level, position, unread = value.split(",")
+    if level == MUTED:
+        return ThreadState(level=MUTED, last_read_post_id=int(position) if position else None)
+    return ThreadState(
+        level=level,
+        last_read_post_id=int(position) if position else None,
+        unread=int(unread or 0),
+    )
+
+
+@cache
+def category_mark() -> Any:
+    """The viewer's level for the category `mark_category_id` (NULL: normal)."""
+    return (
+        sa.select(CategoryWatch.level)
+        .where(
+            CategoryWatch.user_id == User.id,
+            CategoryWatch.category_id == sa.bindparam("mark_category_id", type_=sa.Integer),
+        )
+        .scalar_subquery()
     )
 
 

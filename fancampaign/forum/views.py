@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from flask import (
@@ -89,11 +88,16 @@ def index() -> Any:
     return render_template("forum/index.html", categories=categories, latest=latest)
 
 
-def personal_category(viewer: Any, meta: dict[str, Any], _marks: Any) -> dict[str, Any]:
+def category_marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's category page asks with their login: their level for the category."""
+    return {"category_level": (tracking.category_mark(), {"mark_category_id": meta["category"]})}
+
+
+def personal_category(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
     """A member's version of a category page rendered for every member: their unread markers
-    and their level for the category (two queries)."""
+    (one query) and their level for the category (read with the login)."""
     states = tracking.thread_states(viewer, meta["threads"])
-    level = tracking.category_level(viewer, SimpleNamespace(id=meta["category"]))
+    level = marks["category_level"] or "normal"
     return {
         "unread": lambda arg, _html: unread_marker(int(arg), states.get(int(arg))),
         "watch": lambda arg, _html: render_part(
@@ -112,7 +116,7 @@ def unread_marker(thread_id: int, state: tracking.ThreadState | None) -> str:
 
 
 @bp.route("/forum/<slug>")
-@anonymous_page(personal=personal_category)
+@anonymous_page(personal=personal_category, marks=category_marks)
 def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
@@ -182,15 +186,24 @@ def personal_posts(
     return {"like": lambda post_id, word: "Unlike" if int(post_id) in liked else word}
 
 
+def thread_marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's thread page asks with their login: `post_marks`, and their state for
+    the thread (level, reading position, unread count)."""
+    return {
+        **post_marks(meta),
+        "follow": (tracking.thread_mark(), {"mark_thread_id": meta["thread_id"]}),
+    }
+
+
 def personal_thread(
     viewer: Any, meta: dict[str, Any], marks: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """A member's thread page: `personal_posts`, and their level for the thread and where
-    their unread posts start (one query)."""
+    """A member's thread page: `personal_posts`, and their level for the thread and how many
+    posts are unread for them (`thread_marks`, read with the login)."""
     fills = personal_posts(viewer, meta, marks)
     if fills is None:
         return None
-    state = tracking.thread_states(viewer, [meta["thread_id"]]).get(meta["thread_id"])
+    state = tracking.parse_thread_mark(marks["follow"])
     fills["watch"] = lambda arg, _html: watch_control("thread", arg, state)
     fills["jump"] = lambda arg, _html: jump_link(int(arg), state)
     return fills
@@ -211,7 +224,7 @@ def jump_link(thread_id: int, state: tracking.ThreadState | None) -> str:
 
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
-@anonymous_page(personal=personal_thread, marks=post_marks)
+@anonymous_page(personal=personal_thread, marks=thread_marks)
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:
