@@ -352,17 +352,20 @@ def thread_mark() -> Any:
     own = (
         sa.select(ThreadWatch.level)
         .where(ThreadWatch.user_id == User.id, ThreadWatch.thread_id == thread_id)
+        .correlate(User)
         .scalar_subquery()
     )
     inherited = (
         sa.select(CategoryWatch.level)
         .join(Thread, Thread.category_id == CategoryWatch.category_id)
         .where(CategoryWatch.user_id == User.id, Thread.id == thread_id)
+        .correlate(User)
         .scalar_subquery()
     )
     position = (
         sa.select(ThreadRead.last_read_post_id)
         .where(ThreadRead.user_id == User.id, ThreadRead.thread_id == thread_id)
+        .correlate(User)
         .scalar_subquery()
     )
     unread = (
@@ -374,6 +377,7 @@ def thread_mark() -> Any:
             Post.is_deleted.is_(False),
             sa.or_(Post.author_id.is_(None), Post.author_id != User.id),
         )
+        .correlate(User)
         .scalar_subquery()
     )
     text = sa.Text()
@@ -409,6 +413,7 @@ def category_mark() -> Any:
             CategoryWatch.user_id == User.id,
             CategoryWatch.category_id == sa.bindparam("mark_category_id", type_=sa.Integer),
         )
+        .correlate(User)
         .scalar_subquery()
     )
 

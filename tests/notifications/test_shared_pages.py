@@ -60,6 +60,13 @@ def test_each_member_gets_their_own_level_and_unread_on_the_shared_thread_page(f
     assert selected(koyomi_html) == "watching" and selected(hugo_html) == "muted"
     assert "Jump to your first unread post (2 unread)" in koyomi_html
     assert "Jump to your first unread" not in hugo_html
+    # Another reader's position is theirs alone (each row read for its own viewer).
+    caught_up = make_user("caughtup")
+    last = db.session.scalar(sa.select(sa.func.max(Post.id)))
+    tracking.record_read(caught_up, forum.thread, last - 1)
+    db.session.commit()
+    html, source = get(as_member(caught_up), f"/forum/t/{forum.thread.id}")
+    assert source == "hit" and "(1 unread)" in html
 
 
 def test_a_shared_thread_page_costs_the_member_one_query(forum, as_member):
