@@ -8,7 +8,7 @@ from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign.forms import BaseForm
-from fancampaign.notifications.models import NOT_OFF, TYPES
+from fancampaign.notifications.models import APP_ONLY, NOT_OFF, TYPES
 
 CHANNEL_WORDS = (
     ("app", "In the app"),
@@ -40,6 +40,7 @@ for _name, _label, _default in TYPES:
                 SelectChoice(value, words)
                 for value, words in CHANNEL_WORDS
                 if not (value == "off" and _name in NOT_OFF)
+                and (value in ("app", "off") or _name not in APP_ONLY)
             ],
             default=_default,
         ),

@@ -26,12 +26,15 @@ TYPES = (
     ("quote", "Quotes of your posts", EMAIL),
     ("like", "Likes of your posts", APP),
     ("watching", "New posts in threads and categories you watch", EMAIL),
-    ("petition_update", "Updates on petitions you signed or started", APP),
+    ("petition_update", "Updates on petitions you signed", APP),
     ("moderation", "Moderation decisions about you and your reports", EMAIL),
 )
 DEFAULTS = {name: default for name, _label, default in TYPES}
 # Decisions about you always reach you in the app: moderation cannot be turned off.
 NOT_OFF = frozenset({"moderation"})
+# Mail about petitions you signed is the campaign mail, chosen when signing (one click stops
+# it): petition updates are in the app or off.
+APP_ONLY = frozenset({"petition_update"})
 # A notification's kind -> the type whose choice applies to it.
 TYPE_OF_KIND = {"report": "moderation", "new_thread": "watching"}
 DIGEST_FREQUENCIES = ("daily", "weekly")
