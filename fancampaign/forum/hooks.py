@@ -15,3 +15,13 @@ def _digest(
 ) -> list[tuple[int, str, list[str]]]:
     lines = tracking.watched_activity(user, start, end, root)
     return [(20, "In threads and categories you watch", lines)] if lines else []
+
+
+@signals.account_exporting.connect
+def _export(user: Any, **_kw: Any) -> tuple[str, Any]:
+    return "forum_following", tracking.export_for(user)
+
+
+@signals.account_deleting.connect
+def _erase(user: Any, **_kw: Any) -> None:
+    tracking.erase_for(user)

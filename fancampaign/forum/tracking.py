@@ -462,3 +462,34 @@ def watched_activity(user: User, start: datetime, end: datetime, root: str) -> l
         posts = f"{row.posts} new post{'s' if row.posts != 1 else ''}"
         lines.append(f"“{row.title}”{started}: {posts}, from {root}/forum/p/{row.first}")
     return lines
+
+
+# The member's data -----------------------------------------------------------------------
+
+
+def export_for(user: User) -> dict[str, Any]:
+    """What the member follows and how far they have read, for "export my data"."""
+    return {
+        "threads": [
+            {"thread_id": w.thread_id, "level": w.level, "automatic": w.is_automatic}
+            for w in db.session.scalars(
+                sa.select(ThreadWatch).where(ThreadWatch.user_id == user.id)
+            )
+        ],
+        "categories": [
+            {"category_id": w.category_id, "level": w.level}
+            for w in db.session.scalars(
+                sa.select(CategoryWatch).where(CategoryWatch.user_id == user.id)
+            )
+        ],
+        "read": [
+            {"thread_id": r.thread_id, "last_read_post_id": r.last_read_post_id}
+            for r in db.session.scalars(sa.select(ThreadRead).where(ThreadRead.user_id == user.id))
+        ],
+    }
+
+
+def erase_for(user: User) -> None:
+    """Forget what an account being erased followed and read."""
+    for model in (ThreadWatch, CategoryWatch, ThreadRead):
+        db.session.execute(sa.delete(model).where(model.user_id == user.id))

@@ -70,6 +70,14 @@ def _export(user: Any, **_kw: Any) -> tuple[str, Any]:
     return "notifications", services.export_for(user)
 
 
+@signals.account_exporting.connect
+def _export_settings(user: Any, **_kw: Any) -> tuple[str, Any]:
+    return "notification_settings", {
+        "channels": services.channels_for(user),
+        "digest": services.digest_frequency(user),
+    }
+
+
 @signals.account_deleting.connect
 def _erase(user: Any, **_kw: Any) -> None:
     services.erase_for(user)

@@ -144,3 +144,29 @@ def test_visitors_are_sent_to_log_in_and_see_no_watch_form(forum, client):
     assert "watch-control" not in client.get(f"/forum/t/{forum.thread.id}").get_data(as_text=True)
     response = client.post(f"/forum/t/{forum.thread.id}/watch", data={"level": "watching"})
     assert response.headers["Location"].startswith("/login")
+
+
+def test_export_has_what_i_follow_and_erasure_forgets_it(forum):
+    from fancampaign.accounts import services as accounts
+    from fancampaign.forum.models import ThreadRead
+
+    tracking.set_category_level(forum.koyomi, forum.general, "watching")
+    reply(forum.koyomi, forum.thread)
+    services.save_preferences(forum.koyomi, {"like": "off"}, "daily")
+    data = accounts.export_data(forum.koyomi)
+    assert data["forum_following"]["categories"] == [
+        {"category_id": forum.general.id, "level": "watching"}
+    ]
+    assert data["forum_following"]["threads"][0]["level"] == "tracking"
+    assert data["notification_settings"]["channels"]["like"] == "off"
+    accounts.erase_user(forum.koyomi)
+    db.session.commit()
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(ThreadRead.user_id == forum.koyomi.id))
+        == 0
+    )
+    assert (
+        db.session.scalar(sa.select(sa.func.count()).where(ThreadWatch.user_id == forum.koyomi.id))
+        == 0
+    )
+    assert services.preferences(forum.koyomi) is None
