@@ -80,12 +80,33 @@ def _post_location(post: Post) -> str:
 # Reading ----------------------------------------------------------------------------------
 
 
+def personal_index(viewer: Any, meta: dict[str, Any], _marks: Any) -> dict[str, Any]:
+    """A member's forum index: per category, how many threads are unread or new (one query)."""
+    counts = tracking.category_counts(viewer, meta["categories"])
+    return {"category_unread": lambda arg, _html: category_marker(counts.get(int(arg)))}
+
+
+def category_marker(counts: tuple[int, int] | None) -> str:
+    """A category's "N unread · N new" marker on the forum index, for its viewer."""
+    if not counts or not any(counts):
+        return ""
+    return render_part("forum/_category_marker.html", unread=counts[0], new=counts[1])
+
+
 @bp.route("/forum")
-@anonymous_page()
+@anonymous_page(personal=personal_index)
 def index() -> Any:
     categories = services.categories()
-    latest = services.latest_threads([c.id for c in categories])
-    return render_template("forum/index.html", categories=categories, latest=latest)
+    ids = [c.id for c in categories]
+    latest = services.latest_threads(ids)
+    page_meta(categories=ids)
+    return render_template(
+        "forum/index.html",
+        categories=categories,
+        latest=latest,
+        counts=tracking.category_counts(current_user, ids),
+        category_marker=category_marker,
+    )
 
 
 def category_marks(meta: dict[str, Any]) -> dict[str, Any]:

@@ -70,3 +70,21 @@ def test_thread_pages_with_unread_markers_run_the_same_queries_at_5_and_500(clie
     assert '<option value="watching" selected>' in page
     assert few == many == later
     assert many <= MAX_QUERIES + 1  # the level and unread count: one query
+
+
+def test_the_forum_index_with_markers_runs_the_same_queries_however_many_categories(client, login):
+    authors = [make_user(commit=False) for _ in range(3)]
+    member = login(make_user("reader"))
+    for n in range(2):
+        category = make_category(f"c{n}")
+        add_threads(category, authors, 5)
+        thread = db.session.scalars(
+            sa.select(Thread).where(Thread.category_id == category.id)
+        ).first()
+        tracking.record_read(member, thread, 0)
+    db.session.commit()
+    few = queries_for(client, "/forum")
+    for n in range(2, 12):
+        add_threads(make_category(f"c{n}"), authors, 50)
+    assert "unread" in client.get("/forum").get_data(as_text=True)
+    assert queries_for(client, "/forum") == few <= MAX_QUERIES + 1

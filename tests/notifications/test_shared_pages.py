@@ -103,3 +103,16 @@ def test_each_member_gets_their_own_markers_on_the_shared_category_page(forum, a
     assert "unread" not in hugo_html.split("thread-list")[1].split("</ul>")[0]
     assert selected(hugo_html) == "normal"
     assert other.id and db.session.scalar(sa.select(sa.func.count(Post.id))) == 3
+
+
+def test_each_member_gets_their_own_counts_on_the_shared_forum_index(forum, as_member):
+    tracking.record_read(forum.koyomi, forum.thread, forum_services.first_post(forum.thread).id)
+    forum_services.reply(forum.hugo, forum.thread, "One more.")
+    db.session.commit()
+    get(as_member(make_user("warmup")), "/forum")
+    koyomi_html, source = get(as_member(forum.koyomi), "/forum")
+    assert source == "hit" and ">1 unread</strong>" in koyomi_html
+    hugo_html, _ = get(as_member(forum.hugo), "/forum")  # he wrote the new post
+    assert "unread</strong>" not in hugo_html
+    alita_html, _ = get(as_member(forum.alita), "/forum")  # she had read up to her own post
+    assert ">1 unread</strong>" in alita_html

@@ -163,3 +163,17 @@ def test_the_notifications_page_groups_by_thread_and_links_to_the_first_unread(
     assert len(notes(forum.alita)) == 1
     html = client.get("/forum").get_data(as_text=True)
     assert '(1<span class="visually-hidden"> unread</span>)' in html  # the header's count
+
+
+def test_the_forum_index_counts_unread_and_new_threads_per_category(forum, client, login):
+    forum_services.create_thread(forum.hugo, forum.general, "Soundtrack", "Junkie XL.")
+    muted = forum_services.create_thread(forum.hugo, forum.general, "Muted", "Shh.")
+    db.session.commit()
+    tracking.record_read(forum.koyomi, forum.thread, forum_services.first_post(forum.thread).id)
+    tracking.set_thread_level(forum.koyomi, muted, "muted")
+    reply(forum.hugo, forum.thread)
+    login(forum.koyomi)
+    page = client.get("/forum").get_data(as_text=True)
+    assert '<strong class="badge badge--new">1 unread · 1 new</strong>' in page
+    login(forum.hugo)
+    assert "badge--new" not in client.get("/forum").get_data(as_text=True)
