@@ -20,14 +20,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.accounts.marks import id_set
 from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, id_set, page_meta, render_part
+from fancampaign.caching import EVERY_PAGE
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, hooks, services, tracking  # noqa: F401
 from fancampaign.forum.models import LEVELS, Category, Post, Thread
 from fancampaign.guards import _to_login, admin_required, moderator_required
+from fancampaign.pagecache import Fill, Page, Viewer, each, page_meta, render_part
 from fancampaign.routing import id_arg, page_arg
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, render_form, safe_next
@@ -80,10 +82,10 @@ def _post_location(post: Post) -> str:
 # Reading ----------------------------------------------------------------------------------
 
 
-def personal_index(viewer: Any, meta: dict[str, Any], _marks: Any) -> dict[str, Any]:
+def personal_index(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill]:
     """A member's forum index: per category, how many threads are unread or new (one query)."""
-    counts = tracking.category_counts(viewer, meta["categories"])
-    return {"category_unread": lambda arg, _html: category_marker(counts.get(int(arg)))}
+    counts = tracking.category_counts(viewer.user, meta["categories"])
+    return {"category_unread": each(lambda arg, _html: category_marker(counts.get(int(arg))))}
 
 
 def category_marker(counts: tuple[int, int] | None) -> str:
@@ -94,7 +96,7 @@ def category_marker(counts: tuple[int, int] | None) -> str:
 
 
 @bp.route("/forum")
-@anonymous_page(personal=personal_index)
+@Page("forum", depends=("forum", *EVERY_PAGE), fills=personal_index)
 def index() -> Any:
     categories = services.categories()
     ids = [c.id for c in categories]
@@ -114,15 +116,17 @@ def category_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return {"category_level": (tracking.category_mark(), {"mark_category_id": meta["category"]})}
 
 
-def personal_category(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any]:
+def personal_category(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill]:
     """A member's version of a category page rendered for every member: their unread markers
     (one query) and their level for the category (read with the login)."""
-    states = tracking.thread_states(viewer, meta["threads"])
-    level = marks["category_level"] or "normal"
+    states = tracking.thread_states(viewer.user, meta["threads"])
+    level = viewer.marks["category_level"] or "normal"
     return {
-        "unread": lambda arg, _html: unread_marker(int(arg), states.get(int(arg))),
-        "watch": lambda arg, _html: render_part(
-            "forum/_watch_control.html", kind="category", target=arg, level=level
+        "unread": each(lambda arg, _html: unread_marker(int(arg), states.get(int(arg)))),
+        "watch": each(
+            lambda arg, _html: render_part(
+                "forum/_watch_control.html", kind="category", target=arg, level=level
+            )
         ),
     }
 
@@ -137,7 +141,13 @@ def unread_marker(thread_id: int, state: tracking.ThreadState | None) -> str:
 
 
 @bp.route("/forum/<slug>")
-@anonymous_page(personal=personal_category, marks=category_marks)
+@Page(
+    "category",
+    depends=("forum", *EVERY_PAGE),
+    args=("page",),
+    marks=category_marks,
+    fills=personal_category,
+)
 def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
@@ -196,15 +206,17 @@ def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return {"liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]})}
 
 
-def personal_posts(
-    viewer: Any, meta: dict[str, Any], marks: dict[str, Any]
-) -> dict[str, Any] | None:
+def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of a page of posts rendered for every member: their likes; their
     own posts (Edit and Delete instead of Like and Report) need a page of their own."""
-    if viewer.id in meta["authors"]:
+    if viewer.user.id in meta["authors"]:
         return None
-    liked = id_set(marks["liked"])
-    return {"like": lambda post_id, word: "Unlike" if int(post_id) in liked else word}
+    liked = id_set(viewer.marks["liked"])
+
+    def like(args: dict[str, str]) -> dict[str, str]:
+        return {arg: render_part("forum/_like_word.html", liked=int(arg) in liked) for arg in args}
+
+    return {"like": like}
 
 
 def thread_marks(meta: dict[str, Any]) -> dict[str, Any]:
@@ -216,17 +228,15 @@ def thread_marks(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def personal_thread(
-    viewer: Any, meta: dict[str, Any], marks: dict[str, Any]
-) -> dict[str, Any] | None:
+def personal_thread(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's thread page: `personal_posts`, and their level for the thread and how many
     posts are unread for them (`thread_marks`, read with the login)."""
-    fills = personal_posts(viewer, meta, marks)
+    fills = personal_posts(viewer, meta)
     if fills is None:
         return None
-    state = tracking.parse_thread_mark(marks["follow"])
-    fills["watch"] = lambda arg, _html: watch_control("thread", arg, state)
-    fills["jump"] = lambda arg, _html: jump_link(int(arg), state)
+    state = tracking.parse_thread_mark(viewer.marks["follow"])
+    fills["watch"] = each(lambda arg, _html: watch_control("thread", arg, state))
+    fills["jump"] = each(lambda arg, _html: jump_link(int(arg), state))
     return fills
 
 
@@ -243,9 +253,20 @@ def jump_link(thread_id: int, state: tracking.ThreadState | None) -> str:
     return render_part("forum/_jump_unread.html", thread_id=thread_id, unread=state.unread)
 
 
+# A thread: the petition or article it discusses shows its count, which may lag a few seconds.
+thread_page = Page(
+    "thread",
+    depends=("forum", "petitions", "news", *EVERY_PAGE),
+    lagging=("signatures",),
+    args=("page", "quote"),
+    marks=thread_marks,
+    fills=personal_thread,
+)
+
+
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
-@anonymous_page(personal=personal_thread, marks=thread_marks)
+@thread_page
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:

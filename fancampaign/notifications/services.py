@@ -39,7 +39,7 @@ from fancampaign.notifications.models import (
     NotificationEmail,
     NotificationPreference,
 )
-from fancampaign.web import base_url as site_url
+from fancampaign.urls import base_url as site_url
 
 log = logging.getLogger("fancampaign.notifications")
 

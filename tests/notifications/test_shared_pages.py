@@ -13,16 +13,24 @@ from fancampaign.forum import services as forum_services
 from fancampaign.forum import tracking
 from fancampaign.forum.models import Post
 from tests.factories import make_user
-from tests.helpers import REDIS_URL, count_queries, needs_redis
+from tests.helpers import REDIS_URL, count_queries, redis_is_up
 from tests.test_member_pages import get
 
-pytestmark = [needs_redis, pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)]
+pytestmark = [pytest.mark.config(PAGE_CACHE_ENABLED=True)]
 
 
-@pytest.fixture(autouse=True)
-def own_keys(app, tmp_path):
+@pytest.fixture(autouse=True, params=["redis", "local"])
+def own_keys(app, request, tmp_path):
+    """With the pages in Redis, and with no Redis at all (the quick start)."""
+    if request.param != "local" and not redis_is_up():
+        pytest.skip("needs Redis (REDIS_URL)")
     app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    app.config["PAGE_CACHE_VERSIONS"] = "redis" if request.param == "redis" else "local"
     app.config["PAGE_CACHE_VERSIONS_FILE"] = str(tmp_path / "page-versions")
+    if request.param == "local":
+        app.config.pop("REDIS_URL", None)
+    else:
+        app.config["REDIS_URL"] = REDIS_URL
 
 
 @pytest.fixture
