@@ -246,7 +246,9 @@ def _add_to_group(
 def _quiet() -> timedelta:
     if not has_app_context():
         return DEFAULT_QUIET
-    return current_app.config.get("NOTIFICATION_MAIL_QUIET", DEFAULT_QUIET)
+    value = current_app.config.get("NOTIFICATION_MAIL_QUIET", DEFAULT_QUIET)
+    # From the environment it is a number of seconds.
+    return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
 
 def _batch_email(user: User, key: str, subject: str, line: str, url: str) -> None:

@@ -3,6 +3,7 @@ sent by the worker through the outbox, which loses nothing while SMTP is down.""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from fancampaign.campaign.mailer import work_once
@@ -107,3 +108,10 @@ def test_unconfirmed_and_deleted_accounts_get_no_mail(forum, later):
     reply(forum.koyomi, forum.thread, "Hello.")
     services.send_batched_mail(later(minutes=11))
     assert outbox() == []
+
+
+@pytest.mark.config(NOTIFICATION_MAIL_QUIET=60)
+def test_the_quiet_period_is_configurable_in_seconds(forum, later):
+    reply(forum.koyomi, forum.thread, "Quick.")
+    assert services.send_batched_mail(later(seconds=30)) == 0
+    assert services.send_batched_mail(later(seconds=61)) == 1
