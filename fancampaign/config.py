@@ -55,6 +55,10 @@ class Defaults:
     CAMPAIGN_MAIL_BATCH = 200
     CAMPAIGN_MAIL_PER_MINUTE = 1200
     CAMPAIGN_MAIL_RETRY_SECONDS = 60
+    # Notification mail about a thread waits this long from its first event, gathering every
+    # later one: one mail per thread per quiet period however many replies (seconds, from the
+    # environment: FANCAMPAIGN_NOTIFICATION_MAIL_QUIET=600).
+    NOTIFICATION_MAIL_QUIET = timedelta(minutes=10)
 
     # How many reverse proxies (nginx, a load balancer) stand in front of the app. Their
     # X-Forwarded-For/-Proto/-Host headers are believed only then: rate limits key on the real

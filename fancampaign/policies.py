@@ -144,6 +144,11 @@ def can_delete_post(user: Any, post: Any) -> bool:
     return in_good_standing(user) and post.author_id == user.id and not post.is_deleted
 
 
+def can_watch(user: Any, thread: Any) -> bool:
+    """Members follow (watch, track, mute, keep their reading position in) threads they see."""
+    return is_member(user) and can_see_hidden(user, thread)
+
+
 def can_like(user: Any, post: Any) -> bool:
     """Participants like other people's visible posts."""
     return (

@@ -20,3 +20,6 @@ home_sections = _signals.signal("home-sections")
 # sender: the app. Receivers return [(path, last modified or None), ...]: their public pages
 # for /sitemap.xml, newest first and bounded.
 sitemap_entries = _signals.signal("sitemap-entries")
+# sender: the User a digest is for, kwargs start, end (the period), root (BASE_URL). Receivers
+# return [(order, title, [line, ...]), ...]: what happened in the period that they follow.
+digest_sections = _signals.signal("digest-sections")

@@ -38,6 +38,7 @@ from sqlalchemy.orm import joinedload
 from fancampaign.campaign.models import CampaignEvent, CampaignMail
 from fancampaign.campaign.services import sweep_milestones, unsubscribe_token
 from fancampaign.extensions import db, utcnow
+from fancampaign.notifications.services import work_once as notification_mail
 from fancampaign.petitions.models import Petition, Signature
 from fancampaign.petitions.services import manage_token
 
@@ -278,10 +279,16 @@ def next_send_time() -> Any:
 
 
 def work_once() -> tuple[int, int]:
-    """One round of the worker: the outbox, the milestones, the comments of scheduled news
-    that came due, then a batch of campaign mail."""
+    """One round of the worker: notification mail whose quiet period ended and digests (into
+    the outbox), the outbox, the milestones, the comments of scheduled news that came due,
+    then a batch of campaign mail."""
     from fancampaign.mail.services import send_due
 
+    try:
+        notification_mail()
+    except Exception:  # a failed batch or digest stays waiting; the mail already queued goes
+        db.session.rollback()
+        log.exception("notification mail round failed")
     outbox_sent, outbox_failed = send_due()
     db.session.commit()
     from fancampaign.news.services import open_due_discussions

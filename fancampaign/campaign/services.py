@@ -38,6 +38,7 @@ from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllow
 from fancampaign.extensions import db, utcnow
 from fancampaign.ledger import services as ledger
 from fancampaign.moderation.services import log_petition_action
+from fancampaign.notifications import services as notifications
 from fancampaign.petitions import services as petitions
 from fancampaign.petitions.models import MILESTONES, Petition, Signature
 from fancampaign.text import clean_multiline, clean_text, normalise_email, render_markdown
@@ -100,7 +101,26 @@ def _record(
     db.session.flush()
     if mail:
         event.mailed = queue_event_mail(event, not_before=not_before)
+        if not_before is None or not_before <= utcnow():
+            _tell_signers(petition, event)
     return event
+
+
+def _tell_signers(petition: Petition, event: CampaignEvent) -> None:
+    """The update in the app of every member who signed and asked for updates (a scheduled
+    one is not told before it goes out: its mail alone waits for that)."""
+    signers = sa.select(Signature.user_id).where(
+        Signature.petition_id == petition.id,
+        Signature.user_id.is_not(None),
+        Signature.confirmed_at.is_not(None),
+        Signature.keep_updated.is_(True),
+    )
+    notifications.notify_all(
+        signers,
+        "petition_update",
+        f"Update on “{petition.title}”: {event.title}",
+        f"/petitions/{petition.slug}",
+    )
 
 
 def recipients(petition_id: int, news_post_id: int | None = None) -> sa.Select[Any]:

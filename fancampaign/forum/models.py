@@ -180,3 +180,68 @@ class PostLike(db.Model):
     post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Watching and reading (forum/tracking.py) ---------------------------------------------------
+
+# How closely a member follows a thread or a category, as in Discourse:
+WATCHING = "watching"  # told of every new post (and, for a category, every new thread)
+TRACKING = "tracking"  # unread counts shown; told only of what is addressed to them
+NORMAL = "normal"  # told only of what is addressed to them
+MUTED = "muted"  # nothing at all: no notifications, no markers, no mail
+LEVELS = (WATCHING, TRACKING, NORMAL, MUTED)
+
+
+class ThreadWatch(db.Model):
+    """A member's level for one thread: chosen, or set when they start or reply to it."""
+
+    __tablename__ = "thread_watches"
+    __table_args__ = (sa.Index("ix_thread_watches_thread_level", "thread_id", "level"),)
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    thread_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[str] = mapped_column(sa.String(10))
+    # False when the member chose it: automatic levels never override a choice.
+    is_automatic: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CategoryWatch(db.Model):
+    """A member's level for a category: its threads' level unless set for the thread."""
+
+    __tablename__ = "category_watches"
+    __table_args__ = (sa.Index("ix_category_watches_category_level", "category_id", "level"),)
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True
+    )
+    level: Mapped[str] = mapped_column(sa.String(10))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ThreadRead(db.Model):
+    """Where a member has read a thread up to: the id of the last post they have seen.
+
+    Its own small table, written when a reader's page reports what they saw (never by the
+    thread page's GET, and never a content table: it invalidates no cached page). Unread
+    counts are the visible posts after it, counted when shown, so they stay right whatever
+    is hidden, deleted or moved later.
+    """
+
+    __tablename__ = "thread_reads"
+
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    thread_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_read_post_id: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

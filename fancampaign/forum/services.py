@@ -31,9 +31,13 @@ from fancampaign.accounts.marks import id_mark, ids_marked
 from fancampaign.accounts.models import User
 from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
+from fancampaign.forum import tracking
 from fancampaign.forum.models import (
     MAX_BODY,
     MAX_TITLE,
+    MUTED,
+    TRACKING,
+    WATCHING,
     Category,
     Post,
     PostLike,
@@ -671,10 +675,14 @@ def _new_thread(
     db.session.add(thread)
     db.session.flush()
     post = _add_post(thread, author_id, body, html, now, held=held, is_first=True)
+    if author is not None:
+        tracking.watch_automatically(author, thread, WATCHING)
+        tracking.record_read(author, thread, post.id)
     if not held:
         _bump_for_new_post(thread, author_id, now, first=True)
         if author is not None:
-            _notify_mentions(post, thread, author, mentioned)
+            done = _notify_mentions(post, thread, author, mentioned)
+            _notify_new_thread(post, thread, category, author, done)
     return thread
 
 
@@ -721,43 +729,118 @@ def reply(user: User, thread: Thread, body: str) -> Post:
     html, mentioned = _render(body)
     now = utcnow()
     post = _add_post(thread, user.id, body, html, now, held=held)
+    tracking.watch_automatically(user, thread, TRACKING)
+    tracking.record_read(user, thread, post.id)
     if not held:
         _bump_for_new_post(thread, user.id, now, first=False)
         _notify_reply(post, thread, user, mentioned)
     return post
 
 
+def _snippet(post: Post) -> str:
+    text = re.sub(r"\s+", " ", post.body).strip()
+    return text if len(text) <= 140 else text[:139] + "…"
+
+
 def _notify_mentions(
     post: Post, thread: Thread, actor: User, mentioned: list[User], done: set[int] | None = None
 ) -> set[int]:
-    """One notification per user per post: quoted beats mentioned."""
+    """One notification per user per post: quoted beats mentioned; none for those who muted
+    the thread. Returns who was told (and who muted it: nothing more reaches them)."""
     done = set() if done is None else done
+    levels = tracking.levels_for([u.id for u in mentioned], thread)
+    done.update(uid for uid, level in levels.items() if level == MUTED)
     quoted = {name.lower() for name in _QUOTE_HEADER_RE.findall(post.body)}
     url = post_url(post)
+    line = f"{actor.name}: {_snippet(post)}"
     for user in mentioned:
         if user.id in done or user.id == actor.id:
             continue
         if user.username_lower in quoted:
-            notify(user, "quote", f"{actor.name} quoted you in “{thread.title}”", url, actor=actor)
+            kind, text = "quote", f"{actor.name} quoted you in “{thread.title}”"
         else:
-            notify(
-                user, "mention", f"{actor.name} mentioned you in “{thread.title}”", url, actor=actor
-            )
+            kind, text = "mention", f"{actor.name} mentioned you in “{thread.title}”"
+        notify(
+            user,
+            kind,
+            text,
+            url,
+            actor=actor,
+            thread_id=thread.id,
+            subject=thread.title,
+            email_line=line,
+        )
         done.add(user.id)
     return done
 
 
 def _notify_reply(post: Post, thread: Thread, actor: User, mentioned: list[User]) -> None:
+    """The thread's author and its watchers hear of a reply, grouped per thread while unread
+    ("3 new replies in …"), linked to their first unread post; muted members hear nothing."""
     done = _notify_mentions(post, thread, actor, mentioned)
     author = thread.author
-    if author is not None and author.id not in done and author.id != actor.id:
+    watching = [] if thread.is_hidden else tracking.watchers(thread)
+    candidates = ([author] if author is not None else []) + watching
+    levels = tracking.levels_for([u.id for u in candidates], thread)
+    url = f"/forum/t/{thread.id}/unread"
+    line = f"{actor.name}: {_snippet(post)}"
+    for user in candidates:
+        if user.id in done or user.id == actor.id or levels.get(user.id) == MUTED:
+            continue
+        done.add(user.id)
+        is_author = author is not None and user.id == author.id
         notify(
-            author,
-            "reply",
+            user,
+            "reply" if is_author else "watching",
             f"{actor.name} replied to “{thread.title}”",
-            post_url(post),
+            url,
             actor=actor,
+            thread_id=thread.id,
+            subject=thread.title,
+            group_key=f"posts:{thread.id}",
+            email_line=line,
         )
+
+
+def _notify_new_thread(
+    post: Post, thread: Thread, category: Category, actor: User, done: set[int]
+) -> None:
+    """Members watching the category hear of a new thread in it."""
+    for user in tracking.category_watchers(category):
+        if user.id in done or user.id == actor.id:
+            continue
+        notify(
+            user,
+            "new_thread",
+            f"{actor.name} started “{thread.title}” in {category.name}",
+            thread_url(thread),
+            actor=actor,
+            thread_id=thread.id,
+            subject=thread.title,
+            email_line=f"{actor.name} started it: {_snippet(post)}",
+        )
+
+
+def _notify_like(user: User, post: Post) -> None:
+    """The post's author hears of likes, grouped per post while unread ("Koyomi and 4 others
+    liked your post"); not when they muted the thread."""
+    author = post.author
+    if author is None or author.id == user.id:
+        return
+    thread = post.thread
+    if tracking.levels_for([author.id], thread).get(author.id) == MUTED:
+        return
+    notify(
+        author,
+        "like",
+        f"{user.name} liked your post in “{thread.title}”",
+        post_url(post),
+        actor=user,
+        thread_id=thread.id,
+        subject=thread.title,
+        group_key=f"like:{post.id}",
+        email_line=f"{user.name} liked your post",
+    )
 
 
 def edit_post(user: User, post: Post, body: str, title: str | None = None) -> Post:
@@ -826,6 +909,7 @@ def toggle_like(user: User, post: Post) -> bool:
             return True
         delta = 1
         liked = True
+        _notify_like(user, post)
     db.session.execute(
         sa.update(Post).where(Post.id == post.id).values(like_count=Post.like_count + delta),
         execution_options={"synchronize_session": False},

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -25,10 +26,10 @@ from fancampaign.admin import sitesettings
 from fancampaign.caching import EVERY_PAGE
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db, limiter, utcnow
-from fancampaign.forum import discussions, forms, services
-from fancampaign.forum.models import Category, Post, Thread
+from fancampaign.forum import discussions, forms, hooks, services, tracking  # noqa: F401
+from fancampaign.forum.models import LEVELS, Category, Post, Thread
 from fancampaign.guards import _to_login, admin_required, moderator_required
-from fancampaign.pagecache import Fill, Page, Viewer, page_meta, render_part
+from fancampaign.pagecache import Fill, Page, Viewer, each, page_meta, render_part
 from fancampaign.routing import id_arg, page_arg
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, render_form, safe_next
@@ -81,20 +82,85 @@ def _post_location(post: Post) -> str:
 # Reading ----------------------------------------------------------------------------------
 
 
+def personal_index(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill]:
+    """A member's forum index: per category, how many threads are unread or new (one query)."""
+    counts = tracking.category_counts(viewer.user, meta["categories"])
+    return {"category_unread": each(lambda arg, _html: category_marker(counts.get(int(arg))))}
+
+
+def category_marker(counts: tuple[int, int] | None) -> str:
+    """A category's "N unread · N new" marker on the forum index, for its viewer."""
+    if not counts or not any(counts):
+        return ""
+    return render_part("forum/_category_marker.html", unread=counts[0], new=counts[1])
+
+
 @bp.route("/forum")
-@Page("forum", depends=("forum", *EVERY_PAGE))
+@Page("forum", depends=("forum", *EVERY_PAGE), fills=personal_index)
 def index() -> Any:
     categories = services.categories()
-    latest = services.latest_threads([c.id for c in categories])
-    return render_template("forum/index.html", categories=categories, latest=latest)
+    ids = [c.id for c in categories]
+    latest = services.latest_threads(ids)
+    page_meta(categories=ids)
+    return render_template(
+        "forum/index.html",
+        categories=categories,
+        latest=latest,
+        counts=tracking.category_counts(current_user, ids),
+        category_marker=category_marker,
+    )
+
+
+def category_marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's category page asks with their login: their level for the category."""
+    return {"category_level": (tracking.category_mark(), {"mark_category_id": meta["category"]})}
+
+
+def personal_category(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill]:
+    """A member's version of a category page rendered for every member: their unread markers
+    (one query) and their level for the category (read with the login)."""
+    states = tracking.thread_states(viewer.user, meta["threads"])
+    level = viewer.marks["category_level"] or "normal"
+    return {
+        "unread": each(lambda arg, _html: unread_marker(int(arg), states.get(int(arg)))),
+        "watch": each(
+            lambda arg, _html: render_part(
+                "forum/_watch_control.html", kind="category", target=arg, level=level
+            )
+        ),
+    }
+
+
+def unread_marker(thread_id: int, state: tracking.ThreadState | None) -> str:
+    """The "new" / "N unread" marker of a thread in a list, for its viewer."""
+    if state is None or not (state.unread or state.is_new):
+        return ""
+    return render_part(
+        "forum/_unread_marker.html", thread_id=thread_id, unread=state.unread, is_new=state.is_new
+    )
 
 
 @bp.route("/forum/<slug>")
-@Page("category", depends=("forum", *EVERY_PAGE), args=("page",))
+@Page(
+    "category",
+    depends=("forum", *EVERY_PAGE),
+    args=("page",),
+    marks=category_marks,
+    fills=personal_category,
+)
 def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
-    return render_template("forum/category.html", category=category, threads=threads)
+    ids = [t.id for t in threads.items]
+    page_meta(threads=ids, category=category.id)
+    return render_template(
+        "forum/category.html",
+        category=category,
+        threads=threads,
+        states=tracking.thread_states(current_user, ids),
+        level=tracking.category_level(current_user, category),
+        unread_marker=unread_marker,
+    )
 
 
 def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
@@ -107,13 +173,14 @@ def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
         page = _page_arg()
     posts = services.posts_page(thread, current_user, page, total=total)
     subject = discussions.load_subject(thread)
-    note_posts(thread, posts.items)
+    note_posts(thread, posts.items, thread_id=thread.id)
     return render_form(
         "forum/thread.html",
         status=status,
         thread=thread,
         category=thread.category,
         posts=posts,
+        state=tracking.thread_states(current_user, [thread.id]).get(thread.id),
         liked=services.liked_ids(current_user, posts.items),
         subject=subject,
         form=form,
@@ -152,14 +219,48 @@ def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | No
     return {"like": like}
 
 
+def thread_marks(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a member's thread page asks with their login: `post_marks`, and their state for
+    the thread (level, reading position, unread count)."""
+    return {
+        **post_marks(meta),
+        "follow": (tracking.thread_mark(), {"mark_thread_id": meta["thread_id"]}),
+    }
+
+
+def personal_thread(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
+    """A member's thread page: `personal_posts`, and their level for the thread and how many
+    posts are unread for them (`thread_marks`, read with the login)."""
+    fills = personal_posts(viewer, meta)
+    if fills is None:
+        return None
+    state = tracking.parse_thread_mark(viewer.marks["follow"])
+    fills["watch"] = each(lambda arg, _html: watch_control("thread", arg, state))
+    fills["jump"] = each(lambda arg, _html: jump_link(int(arg), state))
+    return fills
+
+
+def watch_control(kind: str, target: Any, state: tracking.ThreadState | None) -> str:
+    """The viewer's level for a thread (or category), as a small form to change it."""
+    level = state.level if state is not None else "normal"
+    return render_part("forum/_watch_control.html", kind=kind, target=str(target), level=level)
+
+
+def jump_link(thread_id: int, state: tracking.ThreadState | None) -> str:
+    """ "Jump to the first unread post" when the viewer has unread posts in the thread."""
+    if state is None or not state.unread:
+        return ""
+    return render_part("forum/_jump_unread.html", thread_id=thread_id, unread=state.unread)
+
+
 # A thread: the petition or article it discusses shows its count, which may lag a few seconds.
 thread_page = Page(
     "thread",
     depends=("forum", "petitions", "news", *EVERY_PAGE),
     lagging=("signatures",),
     args=("page", "quote"),
-    marks=post_marks,
-    fills=personal_posts,
+    marks=thread_marks,
+    fills=personal_thread,
 )
 
 
@@ -189,6 +290,92 @@ def thread(thread_id: int, slug: str | None = None) -> Any:
 @bp.route("/forum/p/<int:post_id>")
 def post(post_id: int) -> Any:
     return redirect(_post_location(services.get_post(post_id, current_user)))
+
+
+@bp.route("/forum/t/<int:thread_id>/unread")
+def first_unread(thread_id: int) -> Any:
+    """Where the viewer left off: their first unread post, else the thread's latest."""
+    thread = services.get_thread(thread_id, current_user)
+    post = tracking.first_unread(current_user, thread)
+    if post is not None:
+        return redirect(_post_location(post))
+    return redirect(
+        url_for(
+            "forum.thread",
+            thread_id=thread.id,
+            slug=thread.slug or None,
+            page="last",
+            _anchor="latest",
+        )
+    )
+
+
+# A transparent 1x1 GIF: what the no-JS reading pixel answers.
+PIXEL = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+@bp.route("/forum/t/<int:thread_id>/read", methods=["GET", "POST"])
+def read(thread_id: int) -> Any:
+    """Record how far the member has read: a POST from the page's script once posts were on
+    screen (sendBeacon), or, without JS, the page's <noscript> pixel (a GET) for its last post.
+    Only the reading position (thread_reads) is written: no content table, no cached page."""
+    thread = services.get_thread(thread_id, current_user)
+    if not policies.can_watch(current_user, thread):
+        return ("", 204) if request.method == "POST" else Response(PIXEL, mimetype="image/gif")
+    if request.method == "POST" and not FlaskForm().validate_on_submit():
+        abort(400)
+    upto = id_arg("upto") if request.method == "GET" else request.form.get("upto", "")
+    tracking.record_read(current_user, thread, int(upto) if str(upto).isdigit() else 0)
+    db.session.commit()
+    if request.method == "POST":
+        return "", 204
+    response = Response(PIXEL, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/forum/t/<int:thread_id>/watch", methods=["POST"])
+def watch_thread(thread_id: int) -> Any:
+    thread = services.get_thread(thread_id, current_user)
+    if not current_user.is_authenticated:
+        return _to_login()
+    return _set_level(
+        lambda level: tracking.set_thread_level(current_user, thread, level),
+        services.thread_url(thread),
+    )
+
+
+@bp.route("/forum/<slug>/watch", methods=["POST"])
+def watch_category(slug: str) -> Any:
+    category = services.get_category(slug)
+    if not current_user.is_authenticated:
+        return _to_login()
+    return _set_level(
+        lambda level: tracking.set_category_level(current_user, category, level),
+        url_for("forum.category", slug=category.slug),
+    )
+
+
+LEVEL_DONE = {
+    "watching": "You are watching this: you will be told of every new post.",
+    "tracking": "You are tracking this: unread posts are counted for you.",
+    "normal": "You will be told only when someone mentions you or replies to you.",
+    "muted": "Muted: you will hear nothing more about this.",
+}
+
+
+def _set_level(act: Any, back: str) -> Any:
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    level = request.form.get("level", "")
+    if level not in LEVELS:
+        abort(400, "Choose watching, tracking, normal or muted.")
+    act(level)
+    db.session.commit()
+    flash(LEVEL_DONE[level], "success")
+    return redirect(back)
 
 
 # Writing ----------------------------------------------------------------------------------

@@ -16,17 +16,17 @@ def mail_to() -> list[str]:
     return list(db.session.scalars(sa.select(OutboxMessage.to).order_by(OutboxMessage.id)))
 
 
-def test_notify_adds_an_unread_notification_without_email_by_default(app):
+def test_notify_adds_an_unread_notification_and_likes_are_not_emailed_by_default(app):
     hugo = make_user("hugo")
     zapan = make_user("zapan")
-    note = services.notify(hugo, "reply", "zapan replied to you", "/forum/t/1", actor=zapan)
+    note = services.notify(hugo, "like", "zapan liked your post", "/forum/p/1", actor=zapan)
     assert note is not None and note.is_unread
     assert services.unread_count(hugo) == 1
     assert mail_to() == []
 
 
-def test_notify_emails_users_who_asked_for_it(app):
-    hugo = make_user("hugo", notify_by_email=True)
+def test_notify_emails_what_is_addressed_to_you_by_default(app):
+    hugo = make_user("hugo")
     services.notify(hugo, "mention", "zapan mentioned you", "/forum/t/1", base_url="http://site")
     assert mail_to() == ["hugo@example.com"]
     body = db.session.scalar(sa.select(OutboxMessage.body))
@@ -34,16 +34,16 @@ def test_notify_emails_users_who_asked_for_it(app):
 
 
 def test_notification_mail_links_are_absolute_on_base_url(app):
-    hugo = make_user("hugo", notify_by_email=True)
+    hugo = make_user("hugo")
     services.notify(hugo, "reply", "zapan replied to you", "/forum/t/1", actor=make_user("zapan"))
     body = db.session.scalar(sa.select(OutboxMessage.body))
     assert "\nhttp://localhost/forum/t/1\n" in body
 
 
-def test_moderation_decisions_are_always_emailed_but_never_to_unconfirmed_addresses(app):
+def test_moderation_decisions_are_emailed_by_default_but_never_to_unconfirmed_addresses(app):
     hugo = make_user("hugo")
     services.notify(hugo, "moderation", "Your post was hidden", "/forum/t/1")
-    unconfirmed = make_user("koyomi", confirmed=False, notify_by_email=True)
+    unconfirmed = make_user("koyomi", confirmed=False)
     services.notify(unconfirmed, "moderation", "Your post was hidden", "/forum/t/1")
     assert mail_to() == ["hugo@example.com"]
 

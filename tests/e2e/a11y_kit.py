@@ -103,6 +103,7 @@ def _build_data(site: Site, secret_key: str) -> None:
             "login": "/login",
             "settings": "/settings",
             "notifications": "/notifications",
+            "notification-settings": "/settings/notifications",
             "error-404": "/no-such-page-here",
             "search": "/search?q=alita",
             "news-list": "/news",
