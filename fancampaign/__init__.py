@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from fancampaign.accounts.services import load_session_user
+    from fancampaign.admin import sitesettings
     from fancampaign.cache import login_marks
     from fancampaign.extensions import (
         autocommit_reads,
@@ -90,8 +91,16 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    # The page being served may ask about its viewer in the same query (cache.py).
-    login_manager.user_loader(lambda session_id: load_session_user(session_id, login_marks()))
+
+    def load_user(session_id: str) -> Any:
+        # The page being served may ask about its viewer in the same query (cache.py), and
+        # the site settings' version comes along (admin/sitesettings.py).
+        user = load_session_user(session_id, login_marks())
+        if user is not None:
+            sitesettings.note_version(user.loaded_settings_version)
+        return user
+
+    login_manager.user_loader(load_user)
     with app.app_context():
         configure_sqlite(app)
         autocommit_reads(app)

@@ -93,6 +93,35 @@ def record_addition(petition_id: int, signature_id: int) -> None:
         .values(petition_id=petition_id, kind="add", signature_id=signature_id, created_at=utcnow())
         .returning(_salt_column(petition_id))
     )
+    remember_salt(petition_id, salt)
+
+
+def additions_from(added: Any) -> tuple[Any, Any]:
+    """For a signing statement that carries its own log entry (PostgreSQL's data-modifying
+    CTEs): the INSERT of the `add` entries of the signatures in `added` (a CTE with `id` and
+    `petition_id` columns: the rows that statement counted), and a column bringing back the
+    petition's salt (bind parameter :petition_id) for `remember_salt`. Bind parameter
+    :logged_at is the entries' time. The signature, its count and its entry are then one
+    statement: they cannot commit or roll back apart."""
+    entries = sa.insert(ENTRIES).from_select(
+        ["petition_id", "kind", "signature_id", "created_at"],
+        sa.select(
+            added.c.petition_id,
+            sa.literal("add"),
+            added.c.id,
+            sa.bindparam("logged_at", type_=LogEntry.created_at.type),
+        ),
+    )
+    salt = (
+        sa.select(LOGS.c.salt)
+        .where(LOGS.c.petition_id == sa.bindparam("petition_id"))
+        .scalar_subquery()
+    )
+    return entries, salt
+
+
+def remember_salt(petition_id: int, salt: bytes | None) -> None:
+    """Keep a salt a signing statement brought back, so the receipt costs no query."""
     if salt is not None:
         db.session.info.setdefault(_SALT_KEY, {})[petition_id] = salt
 

@@ -336,7 +336,7 @@ def _slot_change(rows: Any = None) -> Any:
 
 
 _SLOT_CHANGE: dict[str, Any] = {}
-_SIGN: dict[str, Any] = {}
+_SIGN: dict[tuple[str, bool], Any] = {}
 _SIGNATURE_VALUES = (
     "petition_id",
     "user_id",
@@ -368,10 +368,12 @@ def _bump(petition: Petition, delta: int) -> None:
     db.session.expire(petition, ["signature_count"])
 
 
-def _build_sign() -> Any:
+def _build_sign(logged: bool) -> Any:
     """INSERT a signature unless the petition has it (`ON CONFLICT DO NOTHING`, so a lost race
-    needs no SAVEPOINT), RETURNING its id. On PostgreSQL the slot's `+ 1` rides along as a
-    data-modifying CTE fed only by the row inserted: one statement, one round trip."""
+    needs no SAVEPOINT), RETURNING its id. On PostgreSQL the slot's `+ 1` and, with the log
+    on (`logged`), the log's `add` entry ride along as data-modifying CTEs fed only by the
+    row inserted, and the petition's salt comes back for the receipt: one statement, one
+    round trip, for the signature, its count and its entry."""
     table = Signature.__table__
     add = _insert()(table).values({name: sa.bindparam(name) for name in _SIGNATURE_VALUES})
     add = add.on_conflict_do_nothing()
@@ -380,20 +382,40 @@ def _build_sign() -> Any:
     added = add.returning(table.c.id, table.c.petition_id).cte("added")
     rows = sa.select(added.c.petition_id, sa.bindparam("slot"), sa.literal(1))
     counted = _slot_change(rows).cte("counted")
-    return sa.select(added.c.id).add_cte(counted)
+    if not logged:
+        return sa.select(added.c.id, sa.null()).add_cte(counted)
+    entries, salt = ledger.additions_from(added)
+    return sa.select(added.c.id, salt).add_cte(counted).add_cte(entries.cte("logged"))
 
 
 def _insert_counted(petition: Petition, values: dict[str, Any]) -> int | None:
-    """Insert a confirmed signature and count it; its id, or None when a unique constraint
-    says the petition already has it (then nothing was written). One round trip on
-    PostgreSQL; on SQLite the slot's `+ 1` follows in the same transaction."""
+    """Insert a confirmed signature, count it and log it; its id, or None when a unique
+    constraint says the petition already has it (then nothing was written). One round trip
+    on PostgreSQL; on SQLite the slot's `+ 1` and the log's entry follow in the same
+    transaction."""
+    logged = ledger.is_enabled()
+    dialect = db.engine.dialect.name
+    statement = _SIGN.get((dialect, logged))
+    if statement is None:
+        statement = _SIGN[dialect, logged] = _build_sign(logged)
     params = {**values, "petition_id": petition.id, "slot": random.randrange(COUNTER_SLOTS)}
+    if logged:
+        params["logged_at"] = values["confirmed_at"]
     note_write(db.session, "signatures")
-    signature_id = db.session.scalar(_statement(_SIGN, _build_sign), params)
-    if signature_id is not None:
-        if db.engine.dialect.name != "postgresql":
-            _bump(petition, +1)
-        db.session.expire(petition, ["signature_count"])
+    if dialect == "postgresql":
+        row = db.session.execute(statement, params).first()
+        if row is None:
+            return None
+        signature_id, salt = row
+        if logged:
+            ledger.remember_salt(petition.id, salt)
+    else:
+        signature_id = db.session.scalar(statement, params)
+        if signature_id is None:
+            return None
+        ledger.record_addition(petition.id, signature_id)
+        _bump(petition, +1)
+    db.session.expire(petition, ["signature_count"])
     return signature_id
 
 
@@ -455,7 +477,6 @@ def sign_petition(
     signature_id = _insert_counted(petition, values)
     if signature_id is None:
         return _claim_or_refuse(user, petition, email_normalised)
-    ledger.record_addition(petition.id, signature_id)
     return _attach(Signature(id=signature_id, petition_id=petition.id, **values))
 
 

@@ -82,8 +82,17 @@ def _no_guest_address() -> bool:
     return _is_member() or "@" not in _guest_address()
 
 
+def _member_limit() -> str:
+    """The admin console's signing limit, for members only (guests are exempt from it). The
+    member is loaded first: the login's query brings the settings' version along, so the
+    setting is read without a query of its own."""
+    if _is_guest():
+        return ""
+    return str(sitesettings.value("RATELIMIT_SIGN"))
+
+
 _per_member = limiter.shared_limit(
-    lambda: str(sitesettings.value("RATELIMIT_SIGN")),  # the admin console's setting
+    _member_limit,
     scope="sign-member",
     key_func=_member_key,
     exempt_when=_is_guest,
