@@ -2,7 +2,8 @@
 
 Writing: `record_addition` / `record_withdrawal` add one row in the caller's transaction (the
 one that confirms or removes the signature), so a signature and its entry commit or roll back
-together. Nothing else happens while people sign.
+together; on PostgreSQL a member's signature carries its entry in its own statement
+(`additions_from`). Nothing else happens while people sign.
 
 Sequencing (`make_checkpoint`): under a lock on the petition's log row, the entries not yet in
 the tree get the next leaf indexes in the order they were written, their leaf hashes, and the

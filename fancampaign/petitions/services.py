@@ -833,9 +833,54 @@ _FOR_SIGNING = (
 )
 
 
-def get_petition(slug: str, *, for_signing: bool = False) -> Petition:
+_SIGNING_COLUMNS = ("id", "status", "deadline", "creator_id")
+
+
+@cache
+def _signing_mark(column: str) -> Any:
+    petitions = Petition.__table__
+    return (
+        sa.select(petitions.c[column])
+        .where(petitions.c.slug == sa.bindparam("mark_slug"))
+        .scalar_subquery()
+    )
+
+
+def signing_marks(slug: str) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """What signing and the visibility check read of the petition, as columns for the
+    signer's login query (see `cache.login_marks`): one round trip for the signer and the
+    petition. `get_petition(..., marks=)` takes the values back."""
+    return {
+        f"signing_{name}": (_signing_mark(name), {"mark_slug": slug}) for name in _SIGNING_COLUMNS
+    }
+
+
+def _petition_from_marks(slug: str, marks: dict[str, Any]) -> Petition:
+    """The petition `signing_marks` read, persistent in the session without a query of its
+    own (what it did not read loads when asked, by primary key)."""
+    petition_id = marks["signing_id"]
+    if petition_id is None:
+        raise NotFoundError("There is no petition at this address.")
+    values = {name: marks[f"signing_{name}"] for name in _SIGNING_COLUMNS}
+    known = db.session.identity_map.get(db.session.identity_key(Petition, petition_id))
+    if known is None:
+        petition = Petition(slug=slug, **values)
+        make_transient_to_detached(petition)
+        db.session.add(petition)
+        return petition
+    for name, value in values.items():  # what was just read, over what the session held
+        sa.orm.attributes.set_committed_value(known, name, value)
+    return known  # type: ignore[no-any-return]
+
+
+def get_petition(
+    slug: str, *, for_signing: bool = False, marks: dict[str, Any] | None = None
+) -> Petition:
     """The petition with this slug; raises NotFoundError. `for_signing`: only what signing
-    and the visibility check read (the signing path; anything else loads when asked)."""
+    and the visibility check read (the signing path; anything else loads when asked), from
+    `marks` when the login's query read them (`signing_marks`)."""
+    if for_signing and marks and "signing_id" in marks:
+        return _petition_from_marks(slug, marks)
     query = sa.select(Petition).where(Petition.slug == slug)
     if for_signing:
         query = query.options(*_FOR_SIGNING)
