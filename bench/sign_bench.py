@@ -284,6 +284,61 @@ def count(args: argparse.Namespace, petition_id: int) -> tuple[int, int, int]:
     return int(stored or 0), int(rows or 0), int(entries or 0)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int | str) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def workers(master: int) -> list[str]:
+    return Path(f"/proc/{master}/task/{master}/children").read_text().split()
+
+
+def backends(args: argparse.Namespace) -> list[int]:
+    """The PostgreSQL backends connected to the bench database (the server's pool), for
+    their CPU: the database's share of a request, which the machine's load cannot hide."""
+    if not args.database.startswith("postgresql"):
+        return []
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(args.database, poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        pids = conn.scalars(
+            sa.text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+        ).all()
+    engine.dispose()
+    return list(pids)
+
+
+class CpuMeter:
+    """CPU seconds used by the server's workers and its database backends during a load (a
+    backend that connects during the load counts from its start)."""
+
+    def __init__(self, args: argparse.Namespace, master: int) -> None:
+        self.args = args
+        self.pids = workers(master)
+        self.app = sum(process_cpu(pid) for pid in self.pids)
+        self.db = {pid: process_cpu(pid) for pid in backends(args)}
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request since the meter started: app workers, database."""
+        app = sum(process_cpu(pid) for pid in self.pids) - self.app
+        db = sum(process_cpu(pid) - self.db.get(pid, 0.0) for pid in backends(self.args))
+        return {
+            "app_cpu_ms": round(app * 1000 / max(requests, 1), 2),
+            "db_cpu_ms": round(db * 1000 / max(requests, 1), 2),
+        }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -359,15 +414,20 @@ def measure_ceiling(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
         wait_for(f"http://127.0.0.1:{port}/hello", server)
         for name in ("hello", "query", "write"):
             options = ["-s", str(post)] if name == "write" else []
+            meter = CpuMeter(args, server.pid)
             completed = run_wrk(
                 args, min(args.duration, 10), f"http://127.0.0.1:{port}/{name}", *options
             )
             match = re.search(r"Requests/sec:\s+([\d.]+)", completed.stdout)
-            if not match:
+            total = re.search(r"(\d+) requests in", completed.stdout)
+            if not match or not total:
                 raise SystemExit(completed.stdout + completed.stderr)
             if name == "write" and "Non-2xx or 3xx responses" in completed.stdout:
                 raise SystemExit("the write ceiling answered errors:\n" + completed.stdout)
             figures[f"bare_{name}_rps"] = float(match.group(1))
+            if name == "write":
+                cpu = meter.per_request(int(total.group(1)))
+                figures.update({f"bare_write_{key}": value for key, value in cpu.items()})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -423,6 +483,7 @@ def sign_once(args: argparse.Namespace, tmp: Path, users: int, *, log: bool) -> 
         for _ in range(20):  # warm every worker up (imports, connection pool)
             urllib.request.urlopen(f"{base}/petitions/{info['slug']}", timeout=10).read()  # noqa: S310
         spies = start_profilers(args, server.pid)
+        meter = CpuMeter(args, server.pid)
         completed = run_wrk(
             args,
             args.duration,
@@ -434,15 +495,16 @@ def sign_once(args: argparse.Namespace, tmp: Path, users: int, *, log: bool) -> 
             str(script),
             script_args=[str(requests_file), str(args.wrk_threads)],
         )
+        match = re.search(r"^JSON (.*)$", completed.stdout, flags=re.M)
+        if not match:
+            raise SystemExit(completed.stdout + completed.stderr)
+        figures = json.loads(match.group(1))
+        figures.update(meter.per_request(figures["requests"]))
         for spy in spies:
             spy.wait(timeout=60)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    match = re.search(r"^JSON (.*)$", completed.stdout, flags=re.M)
-    if not match:
-        raise SystemExit(completed.stdout + completed.stderr)
-    figures = json.loads(match.group(1))
     stored, rows, entries = count(args, info["petition_id"])
     return {
         **info,
@@ -483,7 +545,8 @@ def main() -> None:
             f"{run['non_303']} not 303, {run['socket_errors']} socket errors, "
             f"{run['exhausted']} beyond the members; counter {run['counter']:,}, rows "
             f"{run['confirmed_rows']:,}, log entries {run['log_entries']:,}: "
-            f"{'exact' if run['exact'] else 'DRIFT'}"
+            f"{'exact' if run['exact'] else 'DRIFT'}; CPU per request: app "
+            f"{run['app_cpu_ms']:.2f} ms, database {run['db_cpu_ms']:.2f} ms"
         )
     off, on = runs[0]["signatures_per_second"], runs[1]["signatures_per_second"]
     print(f"signing with the log = {on / off:.0%} of signing without it (same run)")
@@ -495,6 +558,16 @@ def main() -> None:
             f"{ceiling['bare_query_rps']:,.0f} req/s, write (INSERT + counter + COMMIT + 303) "
             f"{write:,.0f} req/s; signing with the log = {on / write:.0%} of the write "
             f"ceiling (without: {off / write:.0%})"
+        )
+        bare_app, bare_db = ceiling["bare_write_app_cpu_ms"], ceiling["bare_write_db_cpu_ms"]
+        on_app, on_db = runs[1]["app_cpu_ms"], runs[1]["db_cpu_ms"]
+        off_app, off_db = runs[0]["app_cpu_ms"], runs[0]["db_cpu_ms"]
+        print(
+            f"CPU per request (what the machine's load does not change): write ceiling app "
+            f"{bare_app:.2f} ms + database {bare_db:.2f} ms; signing, log off "
+            f"{off_app:.2f} + {off_db:.2f} ms, log on {on_app:.2f} + {on_db:.2f} ms: signing "
+            f"with the log costs {(on_app + on_db) / (bare_app + bare_db):.1f}x the write "
+            f"ceiling's CPU; the log adds {(on_app + on_db) / (off_app + off_db) - 1:.0%}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

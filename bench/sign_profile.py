@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import sys
 import tempfile
 import time
@@ -32,10 +33,15 @@ def main() -> None:
     parser.add_argument("--signatures", type=int, default=1000)
     parser.add_argument("--calls", action="store_true", help="count function calls (cProfile)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument tree")
+    parser.add_argument(
+        "--statements", action="store_true", help="print the SQL statements of one signature"
+    )
+    parser.add_argument("--log", choices=("on", "off"), default="on", help="the petition log")
     args = parser.parse_args()
     requests_file = Path(tempfile.mkdtemp()) / "requests.tsv"
     options = argparse.Namespace(database=args.database, redis=None)
     info = sign_bench.prepare(options, args.signatures + 50, requests_file)
+    os.environ["FANCAMPAIGN_LOG_ENABLED"] = "true" if args.log == "on" else "false"
 
     from fancampaign import create_app
 
@@ -60,6 +66,30 @@ def main() -> None:
 
     sign(lines[:50])  # warm up: imports, statement caches, the connection pool
     measured = lines[50:]
+    statements: list[str] = []
+    with client.application.app_context():
+        from sqlalchemy import event
+
+        from fancampaign.extensions import db
+
+        engine = db.engine
+
+    def note(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()))
+
+    def note_commit(_conn) -> None:  # type: ignore[no-untyped-def]
+        statements.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine, "commit", note_commit)
+    sign(measured[:1])
+    measured = measured[1:]
+    event.remove(engine, "before_cursor_execute", note)
+    event.remove(engine, "commit", note_commit)
+    print(f"SQL per signature: {len(statements)} round trips (statements and commits)")
+    if args.statements:
+        for statement in statements:
+            print(f"  {statement[:2000]}")
     started, cpu_started = time.perf_counter(), time.process_time()
     if args.calls:
         import cProfile

@@ -61,6 +61,7 @@ class User(db.Model):
     # Read with the user when a login cookie loads it (accounts.services.load_session_user),
     # which spares each request its own queries; None: not read.
     loaded_unread = None
+    loaded_settings_version = None
     has_hidden_content = None
 
     # Flask-Login protocol

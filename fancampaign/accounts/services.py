@@ -378,7 +378,7 @@ def load_session_user_marked(session_id: str, marks: Marks) -> tuple[User | None
     row = db.session.execute(statement, params).first()
     if row is None:
         return None, {}
-    user, user.loaded_unread, hidden, *values = row
+    user, user.loaded_unread, hidden, user.loaded_settings_version, *values = row
     user.has_hidden_content = bool(hidden)
     if user.session_token != token or not user.is_active:
         return None, {}
@@ -421,9 +421,11 @@ def _marks_base() -> sa.Select[Any]:
 
 @cache
 def _session_user_base() -> sa.Select[Any]:
-    """The user, their unread notifications and whether they wrote anything hidden (which
-    only they see, so the pages shared by every member can't describe them), in one query:
-    every logged-in request runs it."""
+    """The user, their unread notifications, whether they wrote anything hidden (which only
+    they see, so the pages shared by every member can't describe them) and the site
+    settings' version (admin/sitesettings.py: reading a setting then costs no query while the
+    worker's copy is current), in one query: every logged-in request runs it."""
+    from fancampaign.admin.models import SiteSettings
     from fancampaign.forum.models import Post, Thread
     from fancampaign.notifications.models import Notification
 
@@ -438,7 +440,9 @@ def _session_user_base() -> sa.Select[Any]:
         sa.exists().where(posts.c.author_id == User.id, posts.c.is_hidden == sa.true()),
         sa.exists().where(threads.c.author_id == User.id, threads.c.is_hidden == sa.true()),
     )
-    return sa.select(User, unread, hidden).where(User.id == sa.bindparam("user_id"))
+    settings = SiteSettings.__table__
+    version = sa.select(settings.c.version).where(settings.c.id == 1).scalar_subquery()
+    return sa.select(User, unread, hidden, version).where(User.id == sa.bindparam("user_id"))
 
 
 # Password reset ---------------------------------------------------------------------

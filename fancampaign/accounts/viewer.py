@@ -16,6 +16,7 @@ from flask import session
 from fancampaign import policies
 from fancampaign.accounts import services
 from fancampaign.accounts.models import Role, User
+from fancampaign.admin import sitesettings
 from fancampaign.extensions import login_manager
 from fancampaign.pagecache import Viewer
 
@@ -37,6 +38,7 @@ def load_viewer(marks: dict[str, Any]) -> Viewer | None:
     login_manager._update_request_context_with_user(user)
     if user is None:
         return None
+    sitesettings.note_version(user.loaded_settings_version)
     return Viewer(user, role_of(user), values)
 
 

@@ -87,16 +87,35 @@ def _read_if_moved(held: Settings | None) -> Settings | None:
     return Settings(**{name: getattr(row, name) for name in FIELDS})
 
 
+def note_version(version: int | None) -> None:
+    """The settings' version as another query of this request read it (the login's, which
+    brings it along): while the worker's copy has that version, `current` reads no row."""
+    if has_request_context():
+        g.site_settings_version = (request._get_current_object(), version or 0)  # type: ignore[attr-defined]
+
+
+def _version_seen() -> int | None:
+    """The version `note_version` was told in this request, if it was."""
+    if not has_request_context():
+        return None
+    seen = g.get("site_settings_version")
+    if seen is None or seen[0] is not request._get_current_object():  # type: ignore[attr-defined]
+        return None
+    return seen[1]  # type: ignore[no-any-return]
+
+
 def current() -> Settings:
-    """The settings now: the worker's copy while the database's version matches it, else
-    read afresh. Within one request, read once."""
+    """The settings now: the worker's copy while the database's version matches it (as this
+    request's login query read it, else one query), else read afresh. Within one request,
+    read once."""
     if has_request_context():
         memo = g.get("site_settings")
         if memo is not None and memo[0] is request._get_current_object():  # type: ignore[attr-defined]
             return memo[1]  # type: ignore[no-any-return]
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     held: Settings | None = app.extensions.get("fancampaign_site_settings")
-    fresh = _read_if_moved(held)
+    current_copy = held is not None and _version_seen() == held.version
+    fresh = None if current_copy else _read_if_moved(held)
     if fresh is not None:
         with _LOCK:
             app.extensions["fancampaign_site_settings"] = held = fresh
@@ -114,6 +133,7 @@ def value(config_name: str) -> Any:
 def forget() -> None:
     """Drop this request's reading (after a change in the same request)."""
     g.pop("site_settings", None)
+    g.pop("site_settings_version", None)
 
 
 # Colour ---------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Writing: `record_addition` / `record_withdrawal` add one row in the caller's transaction (the
 one that confirms or removes the signature), so a signature and its entry commit or roll back
-together. Nothing else happens while people sign.
+together; on PostgreSQL a member's signature carries its entry in its own statement
+(`additions_from`). Nothing else happens while people sign.
 
 Sequencing (`make_checkpoint`): under a lock on the petition's log row, the entries not yet in
 the tree get the next leaf indexes in the order they were written, their leaf hashes, and the
@@ -93,6 +94,35 @@ def record_addition(petition_id: int, signature_id: int) -> None:
         .values(petition_id=petition_id, kind="add", signature_id=signature_id, created_at=utcnow())
         .returning(_salt_column(petition_id))
     )
+    remember_salt(petition_id, salt)
+
+
+def additions_from(added: Any) -> tuple[Any, Any]:
+    """For a signing statement that carries its own log entry (PostgreSQL's data-modifying
+    CTEs): the INSERT of the `add` entries of the signatures in `added` (a CTE with `id` and
+    `petition_id` columns: the rows that statement counted), and a column bringing back the
+    petition's salt (bind parameter :petition_id) for `remember_salt`. Bind parameter
+    :logged_at is the entries' time. The signature, its count and its entry are then one
+    statement: they cannot commit or roll back apart."""
+    entries = sa.insert(ENTRIES).from_select(
+        ["petition_id", "kind", "signature_id", "created_at"],
+        sa.select(
+            added.c.petition_id,
+            sa.literal("add"),
+            added.c.id,
+            sa.bindparam("logged_at", type_=LogEntry.created_at.type),
+        ),
+    )
+    salt = (
+        sa.select(LOGS.c.salt)
+        .where(LOGS.c.petition_id == sa.bindparam("petition_id"))
+        .scalar_subquery()
+    )
+    return entries, salt
+
+
+def remember_salt(petition_id: int, salt: bytes | None) -> None:
+    """Keep a salt a signing statement brought back, so the receipt costs no query."""
     if salt is not None:
         db.session.info.setdefault(_SALT_KEY, {})[petition_id] = salt
 

@@ -335,7 +335,7 @@ def _slot_change(rows: Any = None) -> Any:
 
 
 _SLOT_CHANGE: dict[str, Any] = {}
-_SIGN: dict[str, Any] = {}
+_SIGN: dict[tuple[str, bool], Any] = {}
 _SIGNATURE_VALUES = (
     "petition_id",
     "user_id",
@@ -367,10 +367,12 @@ def _bump(petition: Petition, delta: int) -> None:
     db.session.expire(petition, ["signature_count"])
 
 
-def _build_sign() -> Any:
+def _build_sign(logged: bool) -> Any:
     """INSERT a signature unless the petition has it (`ON CONFLICT DO NOTHING`, so a lost race
-    needs no SAVEPOINT), RETURNING its id. On PostgreSQL the slot's `+ 1` rides along as a
-    data-modifying CTE fed only by the row inserted: one statement, one round trip."""
+    needs no SAVEPOINT), RETURNING its id. On PostgreSQL the slot's `+ 1` and, with the log
+    on (`logged`), the log's `add` entry ride along as data-modifying CTEs fed only by the
+    row inserted, and the petition's salt comes back for the receipt: one statement, one
+    round trip, for the signature, its count and its entry."""
     table = Signature.__table__
     add = _insert()(table).values({name: sa.bindparam(name) for name in _SIGNATURE_VALUES})
     add = add.on_conflict_do_nothing()
@@ -379,20 +381,40 @@ def _build_sign() -> Any:
     added = add.returning(table.c.id, table.c.petition_id).cte("added")
     rows = sa.select(added.c.petition_id, sa.bindparam("slot"), sa.literal(1))
     counted = _slot_change(rows).cte("counted")
-    return sa.select(added.c.id).add_cte(counted)
+    if not logged:
+        return sa.select(added.c.id, sa.null()).add_cte(counted)
+    entries, salt = ledger.additions_from(added)
+    return sa.select(added.c.id, salt).add_cte(counted).add_cte(entries.cte("logged"))
 
 
 def _insert_counted(petition: Petition, values: dict[str, Any]) -> int | None:
-    """Insert a confirmed signature and count it; its id, or None when a unique constraint
-    says the petition already has it (then nothing was written). One round trip on
-    PostgreSQL; on SQLite the slot's `+ 1` follows in the same transaction."""
+    """Insert a confirmed signature, count it and log it; its id, or None when a unique
+    constraint says the petition already has it (then nothing was written). One round trip
+    on PostgreSQL; on SQLite the slot's `+ 1` and the log's entry follow in the same
+    transaction."""
+    logged = ledger.is_enabled()
+    dialect = db.engine.dialect.name
+    statement = _SIGN.get((dialect, logged))
+    if statement is None:
+        statement = _SIGN[dialect, logged] = _build_sign(logged)
     params = {**values, "petition_id": petition.id, "slot": random.randrange(COUNTER_SLOTS)}
+    if logged:
+        params["logged_at"] = values["confirmed_at"]
     writes.note(db.session, "signatures")
-    signature_id = db.session.scalar(_statement(_SIGN, _build_sign), params)
-    if signature_id is not None:
-        if db.engine.dialect.name != "postgresql":
-            _bump(petition, +1)
-        db.session.expire(petition, ["signature_count"])
+    if dialect == "postgresql":
+        row = db.session.execute(statement, params).first()
+        if row is None:
+            return None
+        signature_id, salt = row
+        if logged:
+            ledger.remember_salt(petition.id, salt)
+    else:
+        signature_id = db.session.scalar(statement, params)
+        if signature_id is None:
+            return None
+        ledger.record_addition(petition.id, signature_id)
+        _bump(petition, +1)
+    db.session.expire(petition, ["signature_count"])
     return signature_id
 
 
@@ -454,7 +476,6 @@ def sign_petition(
     signature_id = _insert_counted(petition, values)
     if signature_id is None:
         return _claim_or_refuse(user, petition, email_normalised)
-    ledger.record_addition(petition.id, signature_id)
     return _attach(Signature(id=signature_id, petition_id=petition.id, **values))
 
 
@@ -844,9 +865,54 @@ _FOR_SIGNING = (
 )
 
 
-def get_petition(slug: str, *, for_signing: bool = False) -> Petition:
+_SIGNING_COLUMNS = ("id", "status", "deadline", "creator_id")
+
+
+@cache
+def _signing_mark(column: str) -> Any:
+    petitions = Petition.__table__
+    return (
+        sa.select(petitions.c[column])
+        .where(petitions.c.slug == sa.bindparam("mark_slug"))
+        .scalar_subquery()
+    )
+
+
+def signing_marks(slug: str) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """What signing and the visibility check read of the petition, as columns for the
+    signer's login query (see `accounts.viewer.load_viewer`): one round trip for the signer and the
+    petition. `get_petition(..., marks=)` takes the values back."""
+    return {
+        f"signing_{name}": (_signing_mark(name), {"mark_slug": slug}) for name in _SIGNING_COLUMNS
+    }
+
+
+def _petition_from_marks(slug: str, marks: dict[str, Any]) -> Petition:
+    """The petition `signing_marks` read, persistent in the session without a query of its
+    own (what it did not read loads when asked, by primary key)."""
+    petition_id = marks["signing_id"]
+    if petition_id is None:
+        raise NotFoundError("There is no petition at this address.")
+    values = {name: marks[f"signing_{name}"] for name in _SIGNING_COLUMNS}
+    known = db.session.identity_map.get(db.session.identity_key(Petition, petition_id))
+    if known is None:
+        petition = Petition(slug=slug, **values)
+        make_transient_to_detached(petition)
+        db.session.add(petition)
+        return petition
+    for name, value in values.items():  # what was just read, over what the session held
+        sa.orm.attributes.set_committed_value(known, name, value)
+    return known  # type: ignore[no-any-return]
+
+
+def get_petition(
+    slug: str, *, for_signing: bool = False, marks: dict[str, Any] | None = None
+) -> Petition:
     """The petition with this slug; raises NotFoundError. `for_signing`: only what signing
-    and the visibility check read (the signing path; anything else loads when asked)."""
+    and the visibility check read (the signing path; anything else loads when asked), from
+    `marks` when the login's query read them (`signing_marks`)."""
+    if for_signing and marks and "signing_id" in marks:
+        return _petition_from_marks(slug, marks)
     query = sa.select(Petition).where(Petition.slug == slug)
     if for_signing:
         query = query.options(*_FOR_SIGNING)

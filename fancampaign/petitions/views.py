@@ -8,6 +8,7 @@ import io
 import time as time_module
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time
+from functools import wraps
 from typing import Any
 
 from flask import (
@@ -19,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -26,6 +28,7 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from fancampaign import policies
+from fancampaign.accounts import viewer
 from fancampaign.admin import sitesettings
 from fancampaign.caching import EVERY_PAGE
 from fancampaign.campaign import services as campaign
@@ -93,8 +96,17 @@ def _no_guest_address() -> bool:
     return _is_member() or "@" not in _guest_address()
 
 
+def _member_limit() -> str:
+    """The admin console's signing limit, for members only (guests are exempt from it). The
+    member is loaded first: the login's query brings the settings' version along, so the
+    setting is read without a query of its own."""
+    if _is_guest():
+        return ""
+    return str(sitesettings.value("RATELIMIT_SIGN"))
+
+
 _per_member = limiter.shared_limit(
-    lambda: str(sitesettings.value("RATELIMIT_SIGN")),  # the admin console's setting
+    _member_limit,
     scope="sign-member",
     key_func=_member_key,
     exempt_when=_is_guest,
@@ -114,9 +126,11 @@ _per_ip = limiter.shared_limit(
 )
 
 
-def _load(slug: str, *, for_signing: bool = False) -> Petition:
+def _load(slug: str, *, for_signing: bool = False, read: dict[str, Any] | None = None) -> Petition:
+    """The petition at `slug`, or 404 for one the viewer may not see. `read`: what the
+    signer's login query read of it (`services.signing_marks`)."""
     try:
-        petition = services.get_petition(slug, for_signing=for_signing)
+        petition = services.get_petition(slug, for_signing=for_signing, marks=read)
     except DomainError:
         abort(404)
     if not policies.can_see_petition(current_user, petition):
@@ -354,12 +368,30 @@ def edit(slug: str) -> Any:
     return render_form("petitions/form.html", form=form, petition=petition)
 
 
+def _petition_with_the_login(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The signer's login query reads the petition's few columns too (one round trip for
+    both; a guest's petition is read on its own). The member is loaded here, before the
+    limits (which ask who signs), and what was read of the petition goes to the view."""
+
+    @wraps(view)
+    def wrapped(slug: str) -> Any:
+        read: dict[str, Any] = {}
+        if "_user_id" in session:  # Flask-Login's login, read below with the petition
+            found = viewer.load_viewer(services.signing_marks(slug))
+            if found is not None:
+                read = found.marks
+        return view(slug, petition_read=read)
+
+    return wrapped
+
+
 @bp.route("/petitions/<slug>/sign", methods=["POST"])
+@_petition_with_the_login
 @_per_ip
 @_per_member
 @_per_guest_address
-def sign(slug: str) -> Any:
-    petition = _load(slug, for_signing=True)
+def sign(slug: str, petition_read: dict[str, Any] | None = None) -> Any:
+    petition = _load(slug, for_signing=True, read=petition_read)
     member = current_user.is_authenticated
     form = SignForm() if member else GuestSignForm()
     if not form.validate_on_submit():

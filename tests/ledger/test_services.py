@@ -113,14 +113,25 @@ def test_a_withdrawal_appends_an_entry_naming_the_addition(app):
     assert withdrawn.leaf_hash == ledger.withdraw_leaf(added.leaf_index, added.leaf_hash)
 
 
-def test_a_failure_after_the_signature_leaves_neither_signature_nor_entry(app, monkeypatch):
+@pytest.mark.parametrize("broken_step", ["log", "after"])
+def test_a_failure_after_the_signature_leaves_neither_signature_nor_entry(
+    app, monkeypatch, broken_step
+):
+    """The log's step of signing (on SQLite its own INSERT; on PostgreSQL, where one
+    statement writes the signature, its count and its entry, what follows it), or anything
+    later, fails: the rollback leaves no signature, no entry and no count."""
     petition = make_petition()
     user = make_user()
 
     def broken(*_args: Any) -> None:
         raise RuntimeError("the log is down")
 
-    monkeypatch.setattr(ledger, "record_addition", broken)
+    if broken_step == "after":
+        monkeypatch.setattr(services, "_attach", broken)
+    elif db.engine.dialect.name == "postgresql":
+        monkeypatch.setattr(ledger, "remember_salt", broken)
+    else:
+        monkeypatch.setattr(ledger, "record_addition", broken)
     with pytest.raises(RuntimeError):
         services.sign_petition(user, petition)
     db.session.rollback()

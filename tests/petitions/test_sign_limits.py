@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from fancampaign.accounts import services as accounts
+from fancampaign.admin.models import SiteSettings
 from fancampaign.extensions import db
 from fancampaign.mail.models import OutboxMessage
 from fancampaign.petitions.models import Signature
@@ -141,3 +142,25 @@ def test_an_oversized_sign_form_gets_413_and_leaves_the_limits_alone(app, client
     assert response.status_code == 413
     # Reading the address for its limit failed like the view would: not taken for Redis gone.
     assert "Rate limit storage unreachable" not in caplog.text
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_SIGN="100 per hour")
+def test_a_signing_limit_changed_by_another_worker_holds_at_the_next_signature(app, client, login):
+    # The settings' version comes with the member's login query: a change this worker did not
+    # make (the row written behind its back, as another worker's save is) applies at once.
+    petitions = [make_petition() for _ in range(4)]
+    busy = make_user("busy")
+
+    def sign(petition: Any) -> int:
+        login(busy)  # a new request loads its user afresh, as every request does
+        return client.post(f"/petitions/{petition.slug}/sign").status_code
+
+    assert sign(petitions[0]) == 303
+    db.session.add(SiteSettings(id=1, version=7, ratelimit_sign="1 per hour"))
+    db.session.commit()
+    # (A limit's count is kept per limit: the first signature under the new one passes.)
+    assert sign(petitions[1]) == 303
+    assert sign(petitions[2]) == 429
+    db.session.execute(sa.update(SiteSettings).values(ratelimit_sign="100 per hour", version=8))
+    db.session.commit()
+    assert sign(petitions[2]) == 303

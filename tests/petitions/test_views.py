@@ -353,6 +353,41 @@ def test_closed_and_deadline_passed_refuse_with_message(app, client, login):
     assert rows_of(Signature) == 0
 
 
+def test_the_petition_read_with_the_login_keeps_every_signing_rule(app, client):
+    # A member's sign POST reads the petition in their login query: each request here loads
+    # its user afresh, with nothing in the session, as a worker's request does.
+    login = make_login(client)
+    creator = make_user()
+    pending = make_petition(creator)
+    closed = make_petition()
+    services.close_petition(closed.creator, closed)
+    late = make_petition(deadline=utcnow() + timedelta(days=2))
+    late.deadline = utcnow() - timedelta(minutes=1)
+    fresh = make_petition()
+    db.session.commit()
+    member = make_user()
+    slugs = {"pending": pending.slug, "closed": closed.slug, "late": late.slug}
+    slugs["fresh"] = fresh.slug
+    fresh_id = fresh.id
+
+    def sign(who, slug):
+        login(who)
+        db.session.expunge_all()
+        return client.post(f"/petitions/{slug}/sign", data={"country": "FR"})
+
+    assert sign(member, "no-such-petition").status_code == 404
+    assert sign(member, slugs["pending"]).status_code == 404
+    assert sign(creator, slugs["pending"]).status_code == 409  # theirs to see, not to sign
+    assert sign(member, slugs["closed"]).status_code == 409
+    assert sign(member, slugs["late"]).status_code == 409
+    assert rows_of(Signature) == 0
+    assert sign(member, slugs["fresh"]).status_code == 303
+    assert sign(member, slugs["fresh"]).status_code == 303  # "already signed", flashed
+    signature = db.session.scalar(sa.select(Signature))
+    assert (signature.petition_id, signature.country) == (fresh_id, "FR")
+    assert db.session.get(Petition, fresh_id).signature_count == 1
+
+
 def test_suspended_member_is_refused_with_reason(app, client, login):
     petition = make_petition()
     login(make_user(suspended_until=utcnow() + timedelta(days=3)))
