@@ -32,7 +32,10 @@ def _erase(user: User, **_kw: Any) -> None:
 def _profile(user: User, viewer: Any = None, **_kw: Any) -> tuple[int, str, dict[str, Any]]:
     is_owner = policies.is_member(viewer) and viewer.id == user.id
     signed = services.signed_by(user, public_only=not is_owner)
-    return 40, "petitions/_profile_section.html", {"signed": signed, "is_owner": is_owner}
+    # What their share links brought is for them alone.
+    brought = services.brought_by(user) if is_owner else {}
+    context = {"signed": signed, "is_owner": is_owner, "brought": brought}
+    return 40, "petitions/_profile_section.html", context
 
 
 @signals.home_sections.connect

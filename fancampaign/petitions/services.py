@@ -818,23 +818,35 @@ def _add_code(owner: Any, **values: Any) -> RecruiterCode:
     raise DomainError("Please try again.")  # eight collisions in 8.5e11 codes: never
 
 
-def recruiter_code(user: User) -> RecruiterCode:
+def get_recruiter_code(user: Any) -> RecruiterCode | None:
+    """The member's own code, if they have one yet."""
+    if not policies.is_member(user):
+        return None
+    return db.session.scalar(sa.select(RecruiterCode).where(RecruiterCode.user_id == user.id))
+
+
+def issue_recruiter_code(user: User) -> RecruiterCode:
     """The member's own code, the same on every petition they share (made on first use).
     Raises NotAllowed for visitors."""
     if not policies.is_member(user):
         raise NotAllowed("Log in to get your own share link.")
-    found = db.session.scalar(sa.select(RecruiterCode).where(RecruiterCode.user_id == user.id))
+    found = get_recruiter_code(user)
     return found or _add_code(RecruiterCode.user_id == user.id, user_id=user.id)
 
 
-def guest_recruiter_code(signature: Signature) -> RecruiterCode:
+def get_guest_code(signature: Signature) -> RecruiterCode | None:
+    """The code of a guest's signature, if it has one yet."""
+    owner = RecruiterCode.signature_id == signature.id
+    return db.session.scalar(sa.select(RecruiterCode).where(owner))
+
+
+def issue_guest_code(signature: Signature) -> RecruiterCode:
     """A guest's code for the signature they confirmed (it goes if the signature does).
     Raises NotSigned while the signature is unconfirmed."""
     if signature.confirmed_at is None:
         raise NotSigned("Confirm your signature first.")
-    owner = RecruiterCode.signature_id == signature.id
-    found = db.session.scalar(sa.select(RecruiterCode).where(owner))
-    return found or _add_code(owner, signature_id=signature.id)
+    found = get_guest_code(signature)
+    return found or _add_code(RecruiterCode.signature_id == signature.id, signature_id=signature.id)
 
 
 def create_source(actor: User, petition: Petition, label: str) -> RecruiterCode:
@@ -863,7 +875,7 @@ def set_recruiter_shown(user: User, shown: bool) -> RecruiterCode:
     Raises NotAllowed (not in good standing)."""
     if not policies.in_good_standing(user):
         raise NotAllowed(policies.participation_problem(user) or NotAllowed.message)
-    code = recruiter_code(user)
+    code = issue_recruiter_code(user)
     code.is_shown = bool(shown)
     db.session.flush()
     return code
@@ -956,7 +968,7 @@ def brought_by(user: User) -> dict[int, int]:
         .where(Referral.recruiter_id == user.id, Signature.confirmed_at.is_not(None))
         .group_by(Referral.petition_id)
     )
-    return dict(rows.tuples().all())
+    return {petition_id: n for petition_id, n in rows}  # noqa: C416  (rows of a Result)
 
 
 @cache

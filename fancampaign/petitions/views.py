@@ -15,9 +15,11 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -26,22 +28,92 @@ from werkzeug.exceptions import HTTPException
 
 from fancampaign import policies
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
+from fancampaign.cache import anonymous_page, fragment, note_write, page_meta, render_part
 from fancampaign.campaign import services as campaign
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
-from fancampaign.guards import organiser_required, participant_required
+from fancampaign.guards import login_required, organiser_required, participant_required
 from fancampaign.ledger import services as ledger
 from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.petitions.countries import country_name
-from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
+from fancampaign.petitions.forms import (
+    GuestSignForm,
+    PetitionForm,
+    SignForm,
+    SourceForm,
+    VictoryForm,
+)
 from fancampaign.petitions.models import CARD_OPTIONS, Petition
 from fancampaign.routing import page_arg
 from fancampaign.security import embeddable
 from fancampaign.text import normalise_email
-from fancampaign.web import attach_error, base_url, render_form
+from fancampaign.web import absolute_url, attach_error, base_url, render_form
 
 bp = Blueprint("petitions", __name__)
+
+
+# Share links --------------------------------------------------------------------------------
+# A visitor arriving by /petitions/<slug>?r=<code> has the code kept in their session and is
+# sent on to the page without it: the page (cached and shared) never holds a code, every
+# share link is served from one cached page, and the address a recruited visitor copies to
+# share again is not someone else's link. The sign handler reads the code back.
+
+RECRUITED = "recruited"  # the session's [[slug, code], ...], the latest few petitions
+RECRUITED_MAX = 5
+
+
+@bp.before_request
+def _keep_recruiter_code() -> Any:
+    if request.endpoint != "petitions.show" or "r" not in request.args:
+        return None
+    slug = str((request.view_args or {}).get("slug", ""))
+    code = services.normal_code(request.args.get("r"))
+    if code is not None:  # anything else is ignored: a visitor never gets an error for it
+        kept = [pair for pair in session.get(RECRUITED) or [] if pair[0] != slug]
+        session[RECRUITED] = [*kept, [slug, code]][-RECRUITED_MAX:]
+    rest = {k: v for k, v in request.args.lists() if k != "r"}
+    response = redirect(url_for("petitions.show", slug=slug, **rest), 302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _carried_code(slug: str) -> str | None:
+    for pair in session.get(RECRUITED) or []:
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] == slug:
+            return services.normal_code(pair[1])
+    return None
+
+
+def _forget_code(slug: str) -> None:
+    if RECRUITED in session:
+        session[RECRUITED] = [pair for pair in session[RECRUITED] if pair[0] != slug]
+
+
+def share_url(slug: str, code: str) -> str:
+    """The share link that credits `code`: absolute, on BASE_URL."""
+    return absolute_url("petitions.show", slug=slug, r=code)
+
+
+def _own_code(viewer: Any) -> Any:
+    """The member's code, made (and committed) the first time their signed state shows."""
+    code = services.get_recruiter_code(viewer)
+    if code is None:
+        code = services.issue_recruiter_code(viewer)
+        db.session.commit()
+    return code
+
+
+def _signed_state(viewer: Any, petition: Petition, mine: Any) -> dict[str, Any]:
+    """What the signed state shows its member: their share link (while the petition takes
+    signatures), what it brought here, and whether they are listed among top recruiters."""
+    if mine is None or not mine.confirmed_at or not policies.is_member(viewer):
+        return {"share_url": None, "brought": 0, "listed": False}
+    code = _own_code(viewer)
+    return {
+        "share_url": share_url(petition.slug, code.code) if petition.is_open else None,
+        "brought": services.brought(viewer, petition),
+        "listed": code.is_shown,
+    }
 
 
 # Signing limits. A meetup, a school or a mobile carrier puts many people behind one address, so
@@ -159,6 +231,7 @@ def _show(
 ) -> Any:
     viewer = current_user
     mine = services.signature_of(viewer, petition)
+    signed_state = _signed_state(viewer, petition, mine)
     if sign_form is None:
         sign_form = SignForm() if viewer.is_authenticated else GuestSignForm()
     comments = None
@@ -180,15 +253,29 @@ def _show(
         "country_name": country_name,
         "thread": thread,
         "comments": comments,
+        "recruiters": services.top_recruiters(petition),
+        **signed_state,
     }
     creator = [petition.creator_id] if petition.creator_id is not None else []
-    page_meta(petition=petition.id, slug=petition.slug, open=petition.is_open, authors=creator)
+    page_meta(
+        petition=petition.id,
+        slug=petition.slug,
+        title=petition.title,
+        open=petition.is_open,
+        authors=creator,
+    )
     return render_form("petitions/show.html", status=status, **context)
 
 
 def _marks(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a member's version of the petition page asks about them: their signature."""
-    return {"signature": (services.signature_mark(), {"mark_petition_id": meta["petition"]})}
+    """What a member's version of the petition page asks about them: their signature, their
+    share code and what it brought to this petition."""
+    on_petition = {"mark_petition_id": meta["petition"]}
+    return {
+        "signature": (services.signature_mark(), on_petition),
+        "brought": (services.brought_mark(), on_petition),
+        "code": (services.code_mark(), {}),
+    }
 
 
 def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any] | None:
@@ -199,10 +286,21 @@ def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[
     state = marks["signature"]
     if state is None:
         return {}
+    code, listed = None, False
+    if state:  # confirmed: the share step, with the member's own link
+        if marks.get("code"):
+            code, _sep, shown = str(marks["code"]).partition(":")
+            listed = shown == "1"
+        else:
+            own = _own_code(viewer)
+            code, listed = own.code, own.is_shown
     box = render_part(
         "petitions/_signed.html",
-        petition={"slug": meta["slug"], "is_open": meta["open"]},
+        petition={"slug": meta["slug"], "is_open": meta["open"], "title": meta.get("title", "")},
         mine={"confirmed_at": bool(state)},
+        share_url=share_url(meta["slug"], code) if code and meta["open"] else None,
+        brought=int(marks.get("brought") or 0) if state else 0,
+        listed=listed,
     )
     return {"sign": lambda _petition_id, _html: box}
 
@@ -292,6 +390,7 @@ def sign(slug: str) -> Any:
         "country": form.country.data or None,
         "is_public": form.is_public.data,
         "keep_updated": form.keep_updated.data,
+        "recruiter_code": _carried_code(slug),
     }
     try:
         if member:
@@ -315,6 +414,7 @@ def sign(slug: str) -> Any:
         _field_error(form, err)
         return _show(_load(slug), sign_form=form, status=err.status_code)
     db.session.commit()
+    _forget_code(slug)
     if member:
         flash(f"Thank you for signing! Your signature has been counted. {receipt}", "success")
         return redirect(url_for("petitions.show", slug=slug, _anchor="sign"), 303)
@@ -356,7 +456,7 @@ def confirm(token: str) -> Any:
     try:
         signature = services.signature_for_token(token, secret, max_age)
         if request.method == "GET":
-            return render_template("petitions/confirm.html", signature=signature, token=token)
+            return _confirmation_page(signature)
         signature, counted = services.confirm_signature(token, secret, max_age)
     except InvalidToken as err:
         db.session.rollback()
@@ -371,7 +471,25 @@ def confirm(token: str) -> Any:
         flash(f"Thank you! Your signature has been confirmed and counted. {receipt}", "success")
     else:
         flash("Your signature was already confirmed.", "info")
-    return redirect(url_for("petitions.show", slug=signature.petition.slug), 303)
+    # The link's own page, now the guest's thank-you with their share link.
+    return redirect(url_for("petitions.confirm", token=token), 303)
+
+
+def _confirmation_page(signature: Any) -> Any:
+    """The Confirm button; once confirmed, thank you and the guest's own share link."""
+    petition = signature.petition
+    context: dict[str, Any] = {"signature": signature, "share_url": None, "brought": 0}
+    if signature.confirmed_at is not None:
+        code = services.get_guest_code(signature)
+        if code is None:
+            code = services.issue_guest_code(signature)
+            db.session.commit()
+        if petition.is_open:
+            context["share_url"] = share_url(petition.slug, code.code)
+        context["brought"] = services.brought_by_code(code)
+    response = make_response(render_template("petitions/confirm.html", **context))
+    response.headers["Cache-Control"] = "private, no-store"  # the guest's own link
+    return response
 
 
 def _confirm_max_age() -> int:
@@ -446,3 +564,53 @@ def embed(slug: str) -> Any:
     if not petition.is_public:
         abort(404)
     return render_template("petitions/embed.html", petition=petition)
+
+
+# Recruiting: being listed, and the organisers' sources ---------------------------------
+
+
+@bp.route("/petitions/<slug>/recruiters", methods=["POST"])
+@login_required
+def recruiter_listing(slug: str) -> Any:
+    petition = _load(slug)
+    shown = request.form.get("listed") == "1"
+    done = (
+        "Your name is now listed among the top recruiters."
+        if shown
+        else "Your name is no longer listed among the top recruiters."
+    )
+
+    def act(user: Any, _petition: Petition) -> None:
+        services.set_recruiter_shown(user, shown)
+        # The lists are part of pages cached for everyone: they show the change at once.
+        note_write(db.session, "petitions")
+
+    return _act_and_show(act, petition, done)
+
+
+def _campaigner(slug: str) -> Petition:
+    petition = _load(slug)
+    if not policies.can_run_campaign(current_user, petition):
+        abort(403)
+    return petition
+
+
+@bp.route("/petitions/<slug>/sources", methods=["GET", "POST"])
+@organiser_required
+def sources(slug: str) -> Any:
+    petition = _campaigner(slug)
+    form = SourceForm()
+    if form.validate_on_submit():
+        try:
+            source = services.create_source(current_user, petition, form.label.data)
+        except DomainError as err:
+            _field_error(form, err)
+        else:
+            db.session.commit()
+            flash(f"Source “{source.label}” made: share its link below.", "success")
+            return redirect(url_for("petitions.sources", slug=slug), 303)
+    counts = services.source_counts(petition)
+    links = {code.id: share_url(petition.slug, code.code) for code, _n in counts.sources}
+    return render_form(
+        "petitions/sources.html", form=form, petition=petition, counts=counts, links=links
+    )
