@@ -243,9 +243,13 @@ SOURCE_LABEL_MAX = 40
 class RecruiterCode(db.Model):
     """The `?r=` code of a share link, owned by exactly one of: a member (`user_id`, one
     code for every petition they share), a guest's signature (`signature_id`, the link a
-    guest shares after confirming), or a petition's named source (`petition_id` + `label`,
-    made by its organisers for a newsletter or a Discord server, and good on that petition
-    only)."""
+    guest shares after confirming, good on that signature's petition), or a petition's named
+    source (`petition_id` + `label`, made by its organisers for a newsletter or a Discord
+    server, good on that petition only).
+
+    One code per member rather than per petition: a member has one link to remember (and
+    "you brought N" on their profile is one query by recruiter), and no row is made per
+    member and petition on the signing path; credit is still per petition (Referral)."""
 
     __tablename__ = "recruiter_codes"
     __table_args__ = (

@@ -809,7 +809,8 @@ def _add_code(owner: Any, **values: Any) -> RecruiterCode:
     for _attempt in range(8):
         db.session.execute(
             _insert()(table)
-            .values(code=_new_code(), is_shown=False, label="", created_at=utcnow(), **values)
+            .values({"is_shown": False, "label": "", **values, "code": _new_code()})
+            .values(created_at=utcnow())
             .on_conflict_do_nothing()
         )
         found = db.session.scalar(sa.select(RecruiterCode).where(owner))
@@ -882,13 +883,21 @@ def set_recruiter_shown(user: User, shown: bool) -> RecruiterCode:
 
 
 def _resolve_code(text: str | None, petition: Petition) -> RecruiterCode | None:
-    """The code a share link carried, if it exists and counts on this petition (a source's
-    only on its own); anything else is ignored, as if there were no code."""
+    """The code a share link carried, if it exists and counts on this petition (a member's
+    anywhere; a source's, and a guest's, only on their own petition); anything else is
+    ignored, as if there were no code."""
     code = normal_code(text)
     if code is None:
         return None
-    found = db.session.scalar(sa.select(RecruiterCode).where(RecruiterCode.code == code))
-    if found is None or (found.petition_id is not None and found.petition_id != petition.id):
+    row = db.session.execute(
+        sa.select(RecruiterCode, Signature.petition_id)
+        .outerjoin(Signature, Signature.id == RecruiterCode.signature_id)
+        .where(RecruiterCode.code == code)
+    ).first()
+    if row is None:
+        return None
+    found, signed_on = row
+    if found.petition_id not in (None, petition.id) or signed_on not in (None, petition.id):
         return None
     return found
 
