@@ -23,9 +23,15 @@ def _export(user: User, **_kw: Any) -> tuple[str, Any]:
     return "signatures", services.export_signatures(user)
 
 
+@signals.account_exporting.connect
+def _export_recruiting(user: User, **_kw: Any) -> tuple[str, Any]:
+    return "share_link", services.export_recruiting(user)
+
+
 @signals.account_deleting.connect
 def _erase(user: User, **_kw: Any) -> None:
     services.anonymise_signatures(user)
+    services.forget_recruiter(user)
 
 
 @signals.profile_sections.connect

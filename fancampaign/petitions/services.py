@@ -1063,6 +1063,39 @@ def source_counts(petition: Petition) -> SourceCounts:
     )
 
 
+def export_recruiting(user: User) -> dict[str, Any] | None:
+    """The member's share code, whether they are listed, and what it brought per petition
+    (by slug), for "export my data"; None if they never had a code."""
+    code = get_recruiter_code(user)
+    if code is None:
+        return None
+    counts = brought_by(user)
+    slugs = db.session.execute(
+        sa.select(Petition.id, Petition.slug).where(Petition.id.in_(list(counts)))
+    )
+    return {
+        "code": code.code,
+        "listed_among_top_recruiters": code.is_shown,
+        "brought": {slug: counts[pid] for pid, slug in slugs},
+    }
+
+
+def forget_recruiter(user: User) -> None:
+    """On account deletion: the code goes, and its credits stay (organisers' counts by
+    source still add up) with no person behind them."""
+    db.session.execute(
+        sa.update(Referral)
+        .where(Referral.recruiter_id == user.id)
+        .values(recruiter_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.delete(RecruiterCode)
+        .where(RecruiterCode.user_id == user.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # Reading --------------------------------------------------------------------------------
 
 FILTERS = ("open", "closed", "won")

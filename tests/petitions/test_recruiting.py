@@ -319,3 +319,28 @@ def test_concurrent_signs_by_a_link_credit_each_signature_exactly_once(app, coun
     assert count_rows(petition) == (SIGNERS + 1, SIGNERS + 1)
     assert referrals() == SIGNERS
     assert services.brought(recruiter, petition) == SIGNERS
+
+
+def test_export_holds_the_code_and_deletion_forgets_the_recruiter(app):
+    from fancampaign.accounts.services import erase_user, export_data
+
+    petition = make_petition()
+    recruiter = make_user("recruiter")
+    code = code_of(recruiter)
+    services.sign_petition(make_user("friend"), petition, recruiter_code=code)
+    db.session.commit()
+
+    exported = export_data(recruiter)["share_link"]
+    assert exported == {
+        "code": code,
+        "listed_among_top_recruiters": False,
+        "brought": {petition.slug: 1},
+    }
+
+    erase_user(recruiter)
+    db.session.commit()
+    from fancampaign.petitions.models import RecruiterCode
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RecruiterCode)) == 0
+    assert db.session.scalar(sa.select(Referral.recruiter_id)) is None
+    assert services.source_counts(petition).personal == 1  # the signature still came by a link
