@@ -835,6 +835,17 @@ def issue_recruiter_code(user: User) -> RecruiterCode:
     return found or _add_code(RecruiterCode.user_id == user.id, user_id=user.id)
 
 
+def ensure_recruiter_code(user_id: int) -> None:
+    """Make the code of a member who just signed unless they have one, in one statement (no
+    read, not even of the member): the step after signing shows it. A code collision (one in
+    8.5e11) leaves them without one, and the signed state offers a button that makes one."""
+    db.session.execute(
+        _insert()(RecruiterCode.__table__)
+        .values(code=_new_code(), user_id=user_id, label="", is_shown=False, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
 def get_guest_code(signature: Signature) -> RecruiterCode | None:
     """The code of a guest's signature, if it has one yet."""
     owner = RecruiterCode.signature_id == signature.id

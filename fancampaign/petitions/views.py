@@ -94,25 +94,17 @@ def share_url(slug: str, code: str) -> str:
     return absolute_url("petitions.show", slug=slug, r=code)
 
 
-def _own_code(viewer: Any) -> Any:
-    """The member's code, made (and committed) the first time their signed state shows."""
-    code = services.get_recruiter_code(viewer)
-    if code is None:
-        code = services.issue_recruiter_code(viewer)
-        db.session.commit()
-    return code
-
-
 def _signed_state(viewer: Any, petition: Petition, mine: Any) -> dict[str, Any]:
     """What the signed state shows its member: their share link (while the petition takes
     signatures), what it brought here, and whether they are listed among top recruiters."""
     if mine is None or not mine.confirmed_at or not policies.is_member(viewer):
         return {"share_url": None, "brought": 0, "listed": False}
-    code = _own_code(viewer)
+    # Read only: a page never writes (the code is made when signing, or by its own button).
+    code = services.get_recruiter_code(viewer)
     return {
-        "share_url": share_url(petition.slug, code.code) if petition.is_open else None,
+        "share_url": share_url(petition.slug, code.code) if code and petition.is_open else None,
         "brought": services.brought(viewer, petition),
-        "listed": code.is_shown,
+        "listed": bool(code and code.is_shown),
     }
 
 
@@ -287,13 +279,9 @@ def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[
     if state is None:
         return {}
     code, listed = None, False
-    if state:  # confirmed: the share step, with the member's own link
-        if marks.get("code"):
-            code, _sep, shown = str(marks["code"]).partition(":")
-            listed = shown == "1"
-        else:
-            own = _own_code(viewer)
-            code, listed = own.code, own.is_shown
+    if state and marks.get("code"):  # confirmed: the share step, with their own link
+        code, _sep, shown = str(marks["code"]).partition(":")
+        listed = shown == "1"
     box = render_part(
         "petitions/_signed.html",
         petition={"slug": meta["slug"], "is_open": meta["open"], "title": meta.get("title", "")},
@@ -392,6 +380,7 @@ def sign(slug: str) -> Any:
         "keep_updated": form.keep_updated.data,
         "recruiter_code": _carried_code(slug),
     }
+    signer_id = current_user.id if member else None
     try:
         if member:
             signed = services.sign_petition(current_user, petition, **extras)
@@ -415,6 +404,10 @@ def sign(slug: str) -> Any:
         return _show(_load(slug), sign_form=form, status=err.status_code)
     db.session.commit()
     _forget_code(slug)
+    if signer_id is not None:
+        # Their own share link for the step after signing (one statement, no read).
+        services.ensure_recruiter_code(signer_id)
+        db.session.commit()
     if member:
         flash(f"Thank you for signing! Your signature has been counted. {receipt}", "success")
         return redirect(url_for("petitions.show", slug=slug, _anchor="sign"), 303)
@@ -465,6 +458,9 @@ def confirm(token: str) -> Any:
         db.session.rollback()
         return render_template("petitions/token_invalid.html", message=err.message), 409
     db.session.commit()
+    # The guest's own share link, for the thank-you page (which only reads).
+    services.issue_guest_code(signature)
+    db.session.commit()
     if counted:
         receipt = ledger.receipt_text(signature.petition_id, signature.id)
         db.session.commit()
@@ -479,11 +475,8 @@ def _confirmation_page(signature: Any) -> Any:
     """The Confirm button; once confirmed, thank you and the guest's own share link."""
     petition = signature.petition
     context: dict[str, Any] = {"signature": signature, "share_url": None, "brought": 0}
-    if signature.confirmed_at is not None:
-        code = services.get_guest_code(signature)
-        if code is None:
-            code = services.issue_guest_code(signature)
-            db.session.commit()
+    code = services.get_guest_code(signature) if signature.confirmed_at else None
+    if code is not None:  # made by the Confirm button (pressed again, if need be)
         if petition.is_open:
             context["share_url"] = share_url(petition.slug, code.code)
         context["brought"] = services.brought_by_code(code)
@@ -567,6 +560,15 @@ def embed(slug: str) -> Any:
 
 
 # Recruiting: being listed, and the organisers' sources ---------------------------------
+
+
+@bp.route("/petitions/<slug>/share-link", methods=["POST"])
+@login_required
+def share_link(slug: str) -> Any:
+    petition = _load(slug)
+    return _act_and_show(
+        lambda user, _p: services.issue_recruiter_code(user), petition, "Here is your share link."
+    )
 
 
 @bp.route("/petitions/<slug>/recruiters", methods=["POST"])

@@ -234,3 +234,42 @@ def test_an_organiser_makes_a_source_and_sees_its_count(app, client, login):
     assert again.status_code == 400
     assert "already has a source with that name" in text(again)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Referral)) == 1
+
+
+def test_the_petition_page_only_reads_and_offers_a_button_to_a_member_without_a_code(
+    app, client, login
+):
+    petition = make_petition()
+    member = make_user("early_signer")
+    services.sign_petition(member, petition)  # signed before share links existed
+    db.session.commit()
+    login(member)
+
+    page = text(client.get(f"/petitions/{petition.slug}"))
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RecruiterCode)) == 0
+    assert "Get my share link" in page and "?r=" not in page
+    response = client.post(f"/petitions/{petition.slug}/share-link", follow_redirects=True)
+    code = services.get_recruiter_code(member).code
+    assert f"http://localhost/petitions/{petition.slug}?r={code}" in text(response)
+
+
+def test_a_guest_confirmed_without_a_code_gets_one_by_pressing_the_button_again(
+    app, client, outbox
+):
+    petition = make_petition()
+    data = {"name": "Guest Fan", "email": "guest@example.com", "consent": "y"}
+    client.post(f"/petitions/{petition.slug}/sign", data=data)
+    (link,) = [u for u in links_in(outbox[0]) if "/signatures/confirm/" in u]
+    path = link.split("localhost", 1)[1]
+    client.post(path)
+    db.session.execute(sa.delete(RecruiterCode))  # as if confirmed before share links existed
+    db.session.commit()
+
+    page = text(client.get(path))
+    assert "Get my share link" in page and "?r=" not in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RecruiterCode)) == 0
+
+    again = text(client.post(path, follow_redirects=True))
+    code = db.session.scalar(sa.select(RecruiterCode.code))
+    assert f"?r={code}" in again
