@@ -17,11 +17,12 @@ GROUPS = {
     "forum": frozenset({"categories", "threads", "posts", "post_likes"}),
     "petitions": frozenset({"petitions", "campaign_events", "target_responses"}),
     # Every signature: the exact counts come from the counter slots (never stored in a page).
-    "signatures": frozenset({"signatures"}),
+    "signatures": frozenset({"signatures", "referrals"}),
     "news": frozenset(
         {"news_posts", "news_updates", "news_post_tags", "news_post_petitions", "tags"}
     ),
-    "people": frozenset({"users"}),
+    # What pages show of people: their names, and whether they are listed as top recruiters.
+    "people": frozenset({"users", "recruiter_codes"}),
     # The search index: a reindex changes the results pages, and nothing else.
     "search": frozenset({"search_entries"}),
     # The site's name, colour, logo and footer are on every page (admin/sitesettings.py).

@@ -25,7 +25,7 @@ from wtforms.widgets import html_params
 
 from fancampaign.forms import BaseForm
 from fancampaign.petitions.countries import COUNTRIES, country_choices
-from fancampaign.petitions.models import REASON_MAX
+from fancampaign.petitions.models import REASON_MAX, SOURCE_LABEL_MAX
 
 
 class CountrySelect:
@@ -132,4 +132,14 @@ class VictoryForm(BaseForm):
     note = TextAreaField(
         "What was won",
         validators=[DataRequired("Tell people what was won."), Length(3, 5000)],
+    )
+
+
+class SourceForm(BaseForm):
+    """An organiser's named source of signatures (a newsletter, a Discord server)."""
+
+    label = StringField(
+        "Name of the source",
+        validators=[DataRequired("Name the source."), Length(1, SOURCE_LABEL_MAX)],
+        description="Where you will post the link, e.g. newsletter or Discord.",
     )

@@ -23,16 +23,25 @@ def _export(user: User, **_kw: Any) -> tuple[str, Any]:
     return "signatures", services.export_signatures(user)
 
 
+@signals.account_exporting.connect
+def _export_recruiting(user: User, **_kw: Any) -> tuple[str, Any]:
+    return "share_link", services.export_recruiting(user)
+
+
 @signals.account_deleting.connect
 def _erase(user: User, **_kw: Any) -> None:
     services.anonymise_signatures(user)
+    services.forget_recruiter(user)
 
 
 @signals.profile_sections.connect
 def _profile(user: User, viewer: Any = None, **_kw: Any) -> tuple[int, str, dict[str, Any]]:
     is_owner = policies.is_member(viewer) and viewer.id == user.id
     signed = services.signed_by(user, public_only=not is_owner)
-    return 40, "petitions/_profile_section.html", {"signed": signed, "is_owner": is_owner}
+    # What their share links brought is for them alone.
+    brought = services.brought_by(user) if is_owner else {}
+    context = {"signed": signed, "is_owner": is_owner, "brought": brought}
+    return 40, "petitions/_profile_section.html", context
 
 
 @signals.home_sections.connect

@@ -228,3 +228,93 @@ class Signature(db.Model):
 
     def __repr__(self) -> str:
         return f"<Signature {self.id} on {self.petition_id}>"
+
+
+# Recruiting -------------------------------------------------------------------------------
+
+# A code is 8 characters of this alphabet (no 0/o, 1/l/i: it is read aloud and typed from
+# screenshots): 31**8 ~ 8.5e11 codes, so a guessed code hits one of a million members one
+# time in 850,000.
+CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+CODE_LENGTH = 8
+SOURCE_LABEL_MAX = 40
+
+
+class RecruiterCode(db.Model):
+    """The `?r=` code of a share link, owned by exactly one of: a member (`user_id`, one
+    code for every petition they share), a guest's signature (`signature_id`, the link a
+    guest shares after confirming, good on that signature's petition), or a petition's named
+    source (`petition_id` + `label`, made by its organisers for a newsletter or a Discord
+    server, good on that petition only).
+
+    One code per member rather than per petition: a member has one link to remember (and
+    "you brought N" on their profile is one query by recruiter), and no row is made per
+    member and petition on the signing path; credit is still per petition (Referral)."""
+
+    __tablename__ = "recruiter_codes"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(CASE WHEN user_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN signature_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN petition_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner",
+        ),
+        sa.UniqueConstraint("petition_id", "label", name="uq_recruiter_codes_petition_label"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    signature_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("signatures.id", ondelete="CASCADE"), unique=True
+    )
+    petition_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("petitions.id", ondelete="CASCADE")
+    )
+    label: Mapped[str] = mapped_column(sa.String(SOURCE_LABEL_MAX), default="")
+    # A member's choice to be listed among a petition's top recruiters (off until they opt in).
+    is_shown: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_source(self) -> bool:
+        return self.petition_id is not None
+
+    def __repr__(self) -> str:
+        return f"<RecruiterCode {self.id}>"
+
+
+class Referral(db.Model):
+    """A signature that came through a share link: the credit for whoever owns the code.
+
+    One per signature (the unique constraint settles concurrent signs). It counts only while
+    its signature is confirmed, and goes with it (withdrawn: ON DELETE CASCADE). `recruiter_id`
+    names the member whose personal code it was (NULL for sources and guests), so "you brought
+    N" is an indexed count; `code_id` is NULL once a guest's code went with its signature.
+    """
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        sa.Index("ix_referrals_petition_recruiter", "petition_id", "recruiter_id"),
+        sa.Index("ix_referrals_recruiter", "recruiter_id"),
+        sa.Index("ix_referrals_code", "code_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signature_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("signatures.id", ondelete="CASCADE"), unique=True
+    )
+    petition_id: Mapped[int] = mapped_column(sa.ForeignKey("petitions.id", ondelete="CASCADE"))
+    code_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("recruiter_codes.id", ondelete="SET NULL")
+    )
+    recruiter_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Referral {self.signature_id}>"

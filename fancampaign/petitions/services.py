@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,11 +37,16 @@ from fancampaign.mail.services import queue_capped_email, queue_email
 from fancampaign.moderation.watch import screen
 from fancampaign.petitions.countries import COUNTRIES
 from fancampaign.petitions.models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
     COUNTER_SLOTS,
     PUBLIC_STATUSES,
     REASON_MAX,
+    SOURCE_LABEL_MAX,
     Petition,
     PetitionCounterSlot,
+    RecruiterCode,
+    Referral,
     Signature,
 )
 from fancampaign.slugs import unique_slug
@@ -451,13 +457,18 @@ def sign_petition(
     country: str | None = None,
     is_public: bool = False,
     keep_updated: bool = False,
+    recruiter_code: str | None = None,
 ) -> Signature:
-    """A member signs, counted at once. Raises NotAllowed, PetitionClosed, AlreadySigned."""
+    """A member signs, counted at once; `recruiter_code` (from the share link they came by)
+    is credited with the signature unless it is unknown or their own. Raises NotAllowed,
+    PetitionClosed, AlreadySigned."""
     if not policies.can_participate(user):
         raise NotAllowed(policies.participation_problem(user) or NotAllowed.message)
     if not petition.is_open:
         raise PetitionClosed()
     reason, country, hidden = _check_signature_extras(reason, country)
+    # Looked up before the signature's INSERT takes its counter slot's lock.
+    recruiter = _resolve_code(recruiter_code, petition)
     email_normalised = normalise_email(user.email) if user.email else None
     now = utcnow()
     values = {
@@ -476,6 +487,8 @@ def sign_petition(
     signature_id = _insert_counted(petition, values)
     if signature_id is None:
         return _claim_or_refuse(user, petition, email_normalised)
+    if recruiter is not None:
+        _credit(recruiter, petition, signature_id, user_id=user.id, email=email_normalised)
     return _attach(Signature(id=signature_id, petition_id=petition.id, **values))
 
 
@@ -550,11 +563,14 @@ def sign_as_guest(
     consent: bool = False,
     secret_key: str,
     base_url: str,
+    recruiter_code: str | None = None,
 ) -> None:
     """A visitor signs: stored unconfirmed and a confirmation link emailed.
 
     The answer is the same whether or not this address already signed (the mailbox is told
-    instead), so the form never reveals who has signed. Raises PetitionClosed, InvalidInput.
+    instead), so the form never reveals who has signed. A new signature is credited to
+    `recruiter_code` (unless unknown or the signer's own); the credit counts once the
+    signature is confirmed. Raises PetitionClosed, InvalidInput.
     """
     from fancampaign.accounts.services import check_email
 
@@ -607,6 +623,9 @@ def sign_as_guest(
                 f"If this was not you, you can ignore this email.\n",
             )
         return
+    recruiter = _resolve_code(recruiter_code, petition)
+    if recruiter is not None:
+        _credit(recruiter, petition, signature.id, user_id=None, email=email_normalised)
     _send_confirmation(petition, signature, secret_key, base_url)
 
 
@@ -768,6 +787,343 @@ def signers_to_update(petition: Petition) -> sa.Select[Any]:
             User.deleted_at.is_(None),
         )
         .order_by(Signature.id)
+    )
+
+
+# Recruiting: share links, their codes and the credit ------------------------------------
+#
+# A share link is /petitions/<slug>?r=<code>. A signature that came by one gets a Referral
+# row (one per signature: the unique constraint settles concurrent signs), which counts only
+# while the signature is confirmed and stands: a guest's credit waits for the confirmation
+# link, a withdrawn signature takes its referral with it (ON DELETE CASCADE). Credit never
+# touches the petition's count, and nobody recruits themselves.
+
+
+@dataclass
+class SourceCounts:
+    """Where a petition's confirmed signatures came from, for its organisers."""
+
+    direct: int
+    personal: int
+    sources: list[tuple[RecruiterCode, int]]
+
+
+def normal_code(text: Any) -> str | None:
+    """The code in a `?r=` value if it looks like one (any case, spaces around), else None."""
+    if not isinstance(text, str):
+        return None
+    code = text.strip().lower()
+    if len(code) != CODE_LENGTH or not set(code) <= set(CODE_ALPHABET):
+        return None
+    return code
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def _add_code(owner: Any, **values: Any) -> RecruiterCode:
+    """Insert a code for the owner that `owner` (a where clause) finds, unless it has one
+    (a concurrent request may have just made it), drawing a new code on a collision."""
+    table = RecruiterCode.__table__
+    for _attempt in range(8):
+        db.session.execute(
+            _insert()(table)
+            .values({"is_shown": False, "label": "", **values, "code": _new_code()})
+            .values(created_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        found = db.session.scalar(sa.select(RecruiterCode).where(owner))
+        if found is not None:
+            return found
+    raise DomainError("Please try again.")  # eight collisions in 8.5e11 codes: never
+
+
+def get_recruiter_code(user: Any) -> RecruiterCode | None:
+    """The member's own code, if they have one yet."""
+    if not policies.is_member(user):
+        return None
+    return db.session.scalar(sa.select(RecruiterCode).where(RecruiterCode.user_id == user.id))
+
+
+def issue_recruiter_code(user: User) -> RecruiterCode:
+    """The member's own code, the same on every petition they share (made on first use).
+    Raises NotAllowed for visitors."""
+    if not policies.is_member(user):
+        raise NotAllowed("Log in to get your own share link.")
+    found = get_recruiter_code(user)
+    return found or _add_code(RecruiterCode.user_id == user.id, user_id=user.id)
+
+
+def ensure_recruiter_code(user_id: int) -> None:
+    """Make the code of a member who just signed unless they have one, in one statement (no
+    read, not even of the member): the step after signing shows it. A code collision (one in
+    8.5e11) leaves them without one, and the signed state offers a button that makes one."""
+    db.session.execute(
+        _insert()(RecruiterCode.__table__)
+        .values(code=_new_code(), user_id=user_id, label="", is_shown=False, created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
+def get_guest_code(signature: Signature) -> RecruiterCode | None:
+    """The code of a guest's signature, if it has one yet."""
+    owner = RecruiterCode.signature_id == signature.id
+    return db.session.scalar(sa.select(RecruiterCode).where(owner))
+
+
+def issue_guest_code(signature: Signature) -> RecruiterCode:
+    """A guest's code for the signature they confirmed (it goes if the signature does).
+    Raises NotSigned while the signature is unconfirmed."""
+    if signature.confirmed_at is None:
+        raise NotSigned("Confirm your signature first.")
+    found = get_guest_code(signature)
+    return found or _add_code(RecruiterCode.signature_id == signature.id, signature_id=signature.id)
+
+
+def create_source(actor: User, petition: Petition, label: str) -> RecruiterCode:
+    """An organiser names a source of signatures for this petition ("newsletter") and gets
+    its code. Raises NotAllowed or InvalidInput (`label`: 1 to 40 characters, not taken)."""
+    if not policies.can_run_campaign(actor, petition):
+        raise NotAllowed("Only the petition's organisers make source links.")
+    label = clean_text(label or "")
+    if not 1 <= len(label) <= SOURCE_LABEL_MAX:
+        raise InvalidInput(f"Name the source in 1 to {SOURCE_LABEL_MAX} characters.", field="label")
+    taken = sa.select(RecruiterCode.id).where(
+        RecruiterCode.petition_id == petition.id,
+        sa.func.lower(RecruiterCode.label) == label.lower(),
+    )
+    if db.session.scalar(taken) is not None:
+        raise InvalidInput("This petition already has a source with that name.", field="label")
+    owner = sa.and_(RecruiterCode.petition_id == petition.id, RecruiterCode.label == label)
+    code = _add_code(owner, petition_id=petition.id, label=label, created_by_id=actor.id)
+    if code.created_by_id != actor.id:  # a concurrent request made it first
+        raise InvalidInput("This petition already has a source with that name.", field="label")
+    return code
+
+
+def set_recruiter_shown(user: User, shown: bool) -> RecruiterCode:
+    """A member chooses whether their name is listed among petitions' top recruiters.
+    Raises NotAllowed (not in good standing)."""
+    if not policies.in_good_standing(user):
+        raise NotAllowed(policies.participation_problem(user) or NotAllowed.message)
+    code = issue_recruiter_code(user)
+    code.is_shown = bool(shown)
+    db.session.flush()
+    return code
+
+
+def _resolve_code(text: str | None, petition: Petition) -> RecruiterCode | None:
+    """The code a share link carried, if it exists and counts on this petition (a member's
+    anywhere; a source's, and a guest's, only on their own petition); anything else is
+    ignored, as if there were no code."""
+    code = normal_code(text)
+    if code is None:
+        return None
+    row = db.session.execute(
+        sa.select(RecruiterCode, Signature.petition_id)
+        .outerjoin(Signature, Signature.id == RecruiterCode.signature_id)
+        .where(RecruiterCode.code == code)
+    ).first()
+    if row is None:
+        return None
+    found, signed_on = row
+    if found.petition_id not in (None, petition.id) or signed_on not in (None, petition.id):
+        return None
+    return found
+
+
+def _is_self(code: RecruiterCode, user_id: int | None, email: str | None) -> bool:
+    """Whether the signer owns the code: the same member, or the same address (a guest
+    signing by their own account's or earlier signature's link)."""
+    if code.user_id is not None:
+        if code.user_id == user_id:
+            return True
+        owner_email = db.session.scalar(sa.select(User.email).where(User.id == code.user_id))
+        return bool(email and owner_email and normalise_email(owner_email) == email)
+    if code.signature_id is not None:
+        owner = db.session.execute(
+            sa.select(Signature.user_id, Signature.email_normalised).where(
+                Signature.id == code.signature_id
+            )
+        ).first()
+        if owner is None:
+            return True  # its signature is gone: nobody to credit
+        return (user_id is not None and owner.user_id == user_id) or (
+            email is not None and owner.email_normalised == email
+        )
+    return False
+
+
+def _credit(
+    code: RecruiterCode, petition: Petition, signature_id: int, *, user_id: int | None, email: Any
+) -> None:
+    """Credit the code's owner with this (new) signature, once, unless it is their own."""
+    if _is_self(code, user_id, email):
+        return
+    db.session.execute(
+        _insert()(Referral.__table__)
+        .values(
+            signature_id=signature_id,
+            petition_id=petition.id,
+            code_id=code.id,
+            recruiter_id=code.user_id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def _counted_referrals() -> Any:
+    """Referrals whose signature is confirmed (and, being a row, still stands)."""
+    return (
+        sa.select(sa.func.count())
+        .select_from(Referral)
+        .join(Signature, Signature.id == Referral.signature_id)
+        .where(Signature.confirmed_at.is_not(None))
+    )
+
+
+def brought(user: Any, petition: Petition) -> int:
+    """How many standing, confirmed signatures on the petition the member's link brought."""
+    if not policies.is_member(user):
+        return 0
+    query = _counted_referrals().where(
+        Referral.petition_id == petition.id, Referral.recruiter_id == user.id
+    )
+    return int(db.session.scalar(query) or 0)
+
+
+def brought_by_code(code: RecruiterCode) -> int:
+    """How many standing, confirmed signatures this code brought (a guest's link)."""
+    return int(db.session.scalar(_counted_referrals().where(Referral.code_id == code.id)) or 0)
+
+
+def brought_by(user: User) -> dict[int, int]:
+    """{petition id: signatures the member's link brought} for every petition it brought any."""
+    n = sa.func.count()
+    rows = db.session.execute(
+        sa.select(Referral.petition_id, n)
+        .join(Signature, Signature.id == Referral.signature_id)
+        .where(Referral.recruiter_id == user.id, Signature.confirmed_at.is_not(None))
+        .group_by(Referral.petition_id)
+    )
+    return {petition_id: n for petition_id, n in rows}  # noqa: C416  (rows of a Result)
+
+
+@cache
+def brought_mark() -> Any:
+    """A mark column (see `signature_mark`): what the viewer's link brought to the petition
+    `mark_petition_id`."""
+    referrals, signatures = Referral.__table__, Signature.__table__
+    return (
+        sa.select(sa.func.count())
+        .select_from(referrals.join(signatures, signatures.c.id == referrals.c.signature_id))
+        .where(
+            referrals.c.recruiter_id == User.id,
+            referrals.c.petition_id == sa.bindparam("mark_petition_id"),
+            signatures.c.confirmed_at.is_not(None),
+        )
+        .scalar_subquery()
+    )
+
+
+@cache
+def code_mark() -> Any:
+    """A mark column: the viewer's own code and whether they are listed ("abcd2345:1"), NULL
+    when they have none yet."""
+    codes = RecruiterCode.__table__
+    shown = sa.case((codes.c.is_shown.is_(True), ":1"), else_=":0")
+    return sa.select(codes.c.code + shown).where(codes.c.user_id == User.id).scalar_subquery()
+
+
+def top_recruiters(petition: Petition, limit: int = 5) -> list[tuple[str, int]]:
+    """(name, signatures brought) of the petition's best recruiters who chose to be listed,
+    most first; accounts that are deleted or banned are left out."""
+    n = sa.func.count().label("n")
+    rows = db.session.execute(
+        sa.select(User, n)
+        .select_from(Referral)
+        .join(Signature, Signature.id == Referral.signature_id)
+        .join(RecruiterCode, RecruiterCode.id == Referral.code_id)
+        .join(User, User.id == Referral.recruiter_id)
+        .where(
+            Referral.petition_id == petition.id,
+            Signature.confirmed_at.is_not(None),
+            RecruiterCode.is_shown.is_(True),
+            User.deleted_at.is_(None),
+            User.is_banned.is_(False),
+        )
+        .group_by(User.id)
+        .order_by(n.desc(), User.id)
+        .limit(limit)
+    )
+    return [(user.name, count) for user, count in rows]
+
+
+def sources(petition: Petition) -> list[RecruiterCode]:
+    """The petition's named sources, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(RecruiterCode)
+            .where(RecruiterCode.petition_id == petition.id)
+            .order_by(RecruiterCode.id)
+        )
+    )
+
+
+def source_counts(petition: Petition) -> SourceCounts:
+    """Confirmed signatures by where they came from: each named source, personal links (all
+    members' and guests' together) and direct (everything else, so the three add up to the
+    count)."""
+    n = sa.func.count()
+    rows = db.session.execute(
+        sa.select(RecruiterCode.petition_id, RecruiterCode.id, n)
+        .select_from(Referral)
+        .join(Signature, Signature.id == Referral.signature_id)
+        .outerjoin(RecruiterCode, RecruiterCode.id == Referral.code_id)
+        .where(Referral.petition_id == petition.id, Signature.confirmed_at.is_not(None))
+        .group_by(RecruiterCode.petition_id, RecruiterCode.id)
+    ).all()
+    by_source = {code_id: count for source, code_id, count in rows if source is not None}
+    personal = sum(count for source, _id, count in rows if source is None)
+    named = [(code, by_source.get(code.id, 0)) for code in sources(petition)]
+    referred = personal + sum(by_source.values())
+    return SourceCounts(
+        direct=max(petition.signature_count - referred, 0), personal=personal, sources=named
+    )
+
+
+def export_recruiting(user: User) -> dict[str, Any] | None:
+    """The member's share code, whether they are listed, and what it brought per petition
+    (by slug), for "export my data"; None if they never had a code."""
+    code = get_recruiter_code(user)
+    if code is None:
+        return None
+    counts = brought_by(user)
+    slugs = db.session.execute(
+        sa.select(Petition.id, Petition.slug).where(Petition.id.in_(list(counts)))
+    )
+    return {
+        "code": code.code,
+        "listed_among_top_recruiters": code.is_shown,
+        "brought": {slug: counts[pid] for pid, slug in slugs},
+    }
+
+
+def forget_recruiter(user: User) -> None:
+    """On account deletion: the code goes, and its credits stay (organisers' counts by
+    source still add up) with no person behind them."""
+    db.session.execute(
+        sa.update(Referral)
+        .where(Referral.recruiter_id == user.id)
+        .values(recruiter_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        sa.delete(RecruiterCode)
+        .where(RecruiterCode.user_id == user.id)
+        .execution_options(synchronize_session=False)
     )
 
 

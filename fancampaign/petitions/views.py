@@ -17,6 +17,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -34,7 +35,7 @@ from fancampaign.caching import EVERY_PAGE
 from fancampaign.campaign import services as campaign
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
-from fancampaign.guards import organiser_required, participant_required
+from fancampaign.guards import login_required, organiser_required, participant_required
 from fancampaign.ledger import services as ledger
 from fancampaign.pagecache import (
     Fill,
@@ -48,14 +49,76 @@ from fancampaign.pagecache import (
 )
 from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.petitions.countries import country_name
-from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
+from fancampaign.petitions.forms import (
+    GuestSignForm,
+    PetitionForm,
+    SignForm,
+    SourceForm,
+    VictoryForm,
+)
 from fancampaign.petitions.models import CARD_OPTIONS, Petition
 from fancampaign.routing import page_arg
 from fancampaign.security import embeddable
 from fancampaign.text import normalise_email
-from fancampaign.web import attach_error, base_url, render_form
+from fancampaign.web import absolute_url, attach_error, base_url, render_form
 
 bp = Blueprint("petitions", __name__)
+
+
+# Share links --------------------------------------------------------------------------------
+# A visitor arriving by /petitions/<slug>?r=<code> has the code kept in their session and is
+# sent on to the page without it: the page (cached and shared) never holds a code, every
+# share link is served from one cached page, and the address a recruited visitor copies to
+# share again is not someone else's link. The sign handler reads the code back.
+
+RECRUITED = "recruited"  # the session's [[slug, code], ...], the latest few petitions
+RECRUITED_MAX = 5
+
+
+@bp.before_request
+def _keep_recruiter_code() -> Any:
+    if request.endpoint != "petitions.show" or "r" not in request.args:
+        return None
+    slug = str((request.view_args or {}).get("slug", ""))
+    code = services.normal_code(request.args.get("r"))
+    if code is not None:  # anything else is ignored: a visitor never gets an error for it
+        kept = [pair for pair in session.get(RECRUITED) or [] if pair[0] != slug]
+        session[RECRUITED] = [*kept, [slug, code]][-RECRUITED_MAX:]
+    rest = {k: v for k, v in request.args.lists() if k != "r"}
+    response = redirect(url_for("petitions.show", slug=slug, **rest), 302)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _carried_code(slug: str) -> str | None:
+    for pair in session.get(RECRUITED) or []:
+        if isinstance(pair, list) and len(pair) == 2 and pair[0] == slug:
+            return services.normal_code(pair[1])
+    return None
+
+
+def _forget_code(slug: str) -> None:
+    if RECRUITED in session:
+        session[RECRUITED] = [pair for pair in session[RECRUITED] if pair[0] != slug]
+
+
+def share_url(slug: str, code: str) -> str:
+    """The share link that credits `code`: absolute, on BASE_URL."""
+    return absolute_url("petitions.show", slug=slug, r=code)
+
+
+def _signed_state(viewer: Any, petition: Petition, mine: Any) -> dict[str, Any]:
+    """What the signed state shows its member: their share link (while the petition takes
+    signatures), what it brought here, and whether they are listed among top recruiters."""
+    if mine is None or not mine.confirmed_at or not policies.is_member(viewer):
+        return {"share_url": None, "brought": 0, "listed": False}
+    # Read only: a page never writes (the code is made when signing, or by its own button).
+    code = services.get_recruiter_code(viewer)
+    return {
+        "share_url": share_url(petition.slug, code.code) if code and petition.is_open else None,
+        "brought": services.brought(viewer, petition),
+        "listed": bool(code and code.is_shown),
+    }
 
 
 # Signing limits. A meetup, a school or a mobile carrier puts many people behind one address, so
@@ -195,6 +258,7 @@ def _show(
 ) -> Any:
     viewer = current_user
     mine = services.signature_of(viewer, petition)
+    signed_state = _signed_state(viewer, petition, mine)
     if sign_form is None:
         sign_form = SignForm() if viewer.is_authenticated else GuestSignForm()
     comments = None
@@ -216,11 +280,14 @@ def _show(
         "country_name": country_name,
         "thread": thread,
         "comments": comments,
+        "recruiters": services.top_recruiters(petition),
+        **signed_state,
     }
     creator = [petition.creator_id] if petition.creator_id is not None else []
     page_meta(
         petition=petition.id,
         slug=petition.slug,
+        title=petition.title,
         open=petition.is_open,
         authors=creator,
         # What the progress shows besides the count (`_live`): an edit changes it.
@@ -230,8 +297,14 @@ def _show(
 
 
 def _marks(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a member's version of the petition page asks about them: their signature."""
-    return {"signature": (services.signature_mark(), {"mark_petition_id": meta["petition"]})}
+    """What a member's version of the petition page asks about them: their signature, their
+    share code and what it brought to this petition."""
+    on_petition = {"mark_petition_id": meta["petition"]}
+    return {
+        "signature": (services.signature_mark(), on_petition),
+        "brought": (services.brought_mark(), on_petition),
+        "code": (services.code_mark(), {}),
+    }
 
 
 def _fills(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
@@ -242,10 +315,18 @@ def _fills(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     state = viewer.marks["signature"]
     if state is None:
         return {}
+    code, listed = None, False
+    marks = viewer.marks
+    if state and marks.get("code"):  # confirmed: the share step, with their own link
+        code, _sep, shown = str(marks["code"]).partition(":")
+        listed = shown == "1"
     box = render_part(
         "petitions/_signed.html",
-        petition={"slug": meta["slug"], "is_open": meta["open"]},
+        petition={"slug": meta["slug"], "is_open": meta["open"], "title": meta.get("title", "")},
         mine={"confirmed_at": bool(state)},
+        share_url=share_url(meta["slug"], code) if code and meta["open"] else None,
+        brought=int(marks.get("brought") or 0) if state else 0,
+        listed=listed,
     )
     return {"sign": each(lambda _petition_id, _html: box)}
 
@@ -401,7 +482,9 @@ def sign(slug: str, petition_read: dict[str, Any] | None = None) -> Any:
         "country": form.country.data or None,
         "is_public": form.is_public.data,
         "keep_updated": form.keep_updated.data,
+        "recruiter_code": _carried_code(slug),
     }
+    signer_id = current_user.id if member else None
     try:
         if member:
             signed = services.sign_petition(current_user, petition, **extras)
@@ -424,6 +507,11 @@ def sign(slug: str, petition_read: dict[str, Any] | None = None) -> Any:
         _field_error(form, err)
         return _show(_load(slug), sign_form=form, status=err.status_code)
     db.session.commit()
+    _forget_code(slug)
+    if signer_id is not None:
+        # Their own share link for the step after signing (one statement, no read).
+        services.ensure_recruiter_code(signer_id)
+        db.session.commit()
     if member:
         flash(f"Thank you for signing! Your signature has been counted. {receipt}", "success")
         return redirect(url_for("petitions.show", slug=slug, _anchor="sign"), 303)
@@ -465,7 +553,7 @@ def confirm(token: str) -> Any:
     try:
         signature = services.signature_for_token(token, secret, max_age)
         if request.method == "GET":
-            return render_template("petitions/confirm.html", signature=signature, token=token)
+            return _confirmation_page(signature)
         signature, counted = services.confirm_signature(token, secret, max_age)
     except InvalidToken as err:
         db.session.rollback()
@@ -474,13 +562,31 @@ def confirm(token: str) -> Any:
         db.session.rollback()
         return render_template("petitions/token_invalid.html", message=err.message), 409
     db.session.commit()
+    # The guest's own share link, for the thank-you page (which only reads).
+    services.issue_guest_code(signature)
+    db.session.commit()
     if counted:
         receipt = ledger.receipt_text(signature.petition_id, signature.id)
         db.session.commit()
         flash(f"Thank you! Your signature has been confirmed and counted. {receipt}", "success")
     else:
         flash("Your signature was already confirmed.", "info")
-    return redirect(url_for("petitions.show", slug=signature.petition.slug), 303)
+    # The link's own page, now the guest's thank-you with their share link.
+    return redirect(url_for("petitions.confirm", token=token), 303)
+
+
+def _confirmation_page(signature: Any) -> Any:
+    """The Confirm button; once confirmed, thank you and the guest's own share link."""
+    petition = signature.petition
+    context: dict[str, Any] = {"signature": signature, "share_url": None, "brought": 0}
+    code = services.get_guest_code(signature) if signature.confirmed_at else None
+    if code is not None:  # made by the Confirm button (pressed again, if need be)
+        if petition.is_open:
+            context["share_url"] = share_url(petition.slug, code.code)
+        context["brought"] = services.brought_by_code(code)
+    response = make_response(render_template("petitions/confirm.html", **context))
+    response.headers["Cache-Control"] = "private, no-store"  # the guest's own link
+    return response
 
 
 def _confirm_max_age() -> int:
@@ -555,3 +661,61 @@ def embed(slug: str) -> Any:
     if not petition.is_public:
         abort(404)
     return render_template("petitions/embed.html", petition=petition)
+
+
+# Recruiting: being listed, and the organisers' sources ---------------------------------
+
+
+@bp.route("/petitions/<slug>/share-link", methods=["POST"])
+@login_required
+def share_link(slug: str) -> Any:
+    petition = _load(slug)
+    return _act_and_show(
+        lambda user, _p: services.issue_recruiter_code(user), petition, "Here is your share link."
+    )
+
+
+@bp.route("/petitions/<slug>/recruiters", methods=["POST"])
+@login_required
+def recruiter_listing(slug: str) -> Any:
+    petition = _load(slug)
+    shown = request.form.get("listed") == "1"
+    done = (
+        "Your name is now listed among the top recruiters."
+        if shown
+        else "Your name is no longer listed among the top recruiters."
+    )
+
+    def act(user: Any, _petition: Petition) -> None:
+        # Recruiter codes are in the page cache's "people" group: the lists show it at once.
+        services.set_recruiter_shown(user, shown)
+
+    return _act_and_show(act, petition, done)
+
+
+def _campaigner(slug: str) -> Petition:
+    petition = _load(slug)
+    if not policies.can_run_campaign(current_user, petition):
+        abort(403)
+    return petition
+
+
+@bp.route("/petitions/<slug>/sources", methods=["GET", "POST"])
+@organiser_required
+def sources(slug: str) -> Any:
+    petition = _campaigner(slug)
+    form = SourceForm()
+    if form.validate_on_submit():
+        try:
+            source = services.create_source(current_user, petition, form.label.data)
+        except DomainError as err:
+            _field_error(form, err)
+        else:
+            db.session.commit()
+            flash(f"Source “{source.label}” made: share its link below.", "success")
+            return redirect(url_for("petitions.sources", slug=slug), 303)
+    counts = services.source_counts(petition)
+    links = {code.id: share_url(petition.slug, code.code) for code, _n in counts.sources}
+    return render_form(
+        "petitions/sources.html", form=form, petition=petition, counts=counts, links=links
+    )

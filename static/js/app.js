@@ -1,5 +1,7 @@
 /* Progressive enhancement only: every page works without this file.
  *  - [data-copy]: copies its data-copy value; "Link copied" is announced.
+ *  - [data-share-url]: opens the device's share sheet (navigator.share) with that
+ *    link and its data-share-text; shown only where the browser has one.
  *  - [data-quote-target][data-quote-text]: appends the text to the textarea
  *    with that id and focuses it.
  *  - form[data-confirm]: asks before submitting.
@@ -29,13 +31,24 @@
   openMenuWhenWide();
   if (wide.addEventListener) { wide.addEventListener("change", openMenuWhenWide); }
 
-  document.querySelectorAll("[data-copy][hidden], [data-quote-target][hidden]")
+  document.querySelectorAll("[data-copy][hidden], [data-quote-target][hidden], [data-share-url][hidden]")
     .forEach(function (el) {
       if (el.hasAttribute("data-copy") && !navigator.clipboard) { return; }
+      if (el.hasAttribute("data-share-url") && !navigator.share) { return; }
       el.hidden = false;
     });
 
   document.addEventListener("click", function (event) {
+    var share = event.target.closest("[data-share-url]");
+    if (share && navigator.share) {
+      event.preventDefault();
+      navigator.share({
+        url: share.getAttribute("data-share-url"),
+        text: share.getAttribute("data-share-text") || ""
+      }).catch(function () { /* closed without sharing: nothing to say */ });
+      return;
+    }
+
     var copy = event.target.closest("[data-copy]");
     if (copy && navigator.clipboard) {
       event.preventDefault();

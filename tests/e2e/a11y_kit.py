@@ -203,6 +203,7 @@ def _build_data(site: Site, secret_key: str) -> None:
                 "sign-confirm": f"/signatures/confirm/{token}",
                 "check-inbox": f"/petitions/{main.slug}/signed",
                 "embed": f"/petitions/{main.slug}/embed",
+                "petition-sources": f"/petitions/{main.slug}/sources",
             }
         )
 

@@ -63,6 +63,7 @@ ROLES: dict[str, tuple[str | None, tuple[str, ...]]] = {
             "error-403",
         ),
     ),
+    "organiser": ("ido", ("petition-sources",)),
     "moderator": (
         "gelda",
         ("moderation-queue", "audit-log", "moderation-users", "thread", "petition-open"),

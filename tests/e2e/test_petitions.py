@@ -42,7 +42,10 @@ def test_visitor_signs_and_confirms_by_email(live_server, page, screenshot):
     page.goto(link)
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_load_state()
-    assert "confirmed and counted" in page.content()
+    assert "confirmed and counted" in page.content()  # the link's thank-you page
+    assert count_on(page) == "1"
+    page.get_by_role("link", name="Back to the petition").click()
+    page.wait_for_load_state()
     assert count_on(page) == "1"
     assert "For Alita!" in page.content()
     assert page.evaluate("window.pwned") is None
