@@ -144,6 +144,26 @@ def can_delete_post(user: Any, post: Any) -> bool:
     return in_good_standing(user) and post.author_id == user.id and not post.is_deleted
 
 
+def can_bookmark(user: Any, post: Any) -> bool:
+    """Members in good standing bookmark the posts they may read."""
+    return in_good_standing(user) and can_read_post(user, post)
+
+
+def can_keep_drafts(user: Any) -> bool:
+    """Participants have what they were writing kept on the server."""
+    return can_participate(user)
+
+
+def can_preview(user: Any) -> bool:
+    """Participants see their Markdown rendered before they post it."""
+    return can_participate(user)
+
+
+def can_look_up_members(user: Any) -> bool:
+    """Participants get usernames suggested as they type a mention."""
+    return can_participate(user)
+
+
 def can_like(user: Any, post: Any) -> bool:
     """Participants like other people's visible posts."""
     return (
