@@ -465,12 +465,29 @@ def user_posts(user: User, viewer: Any, limit: int = 5) -> list[Post]:
 
 
 def export_user(user: User) -> dict[str, Any]:
-    """The user's threads and posts, for "export my data"."""
+    """The user's threads, posts, bookmarks and drafts, for "export my data"."""
     threads = db.session.scalars(
         sa.select(Thread).where(Thread.author_id == user.id).order_by(Thread.id)
     )
     posts = db.session.scalars(sa.select(Post).where(Post.author_id == user.id).order_by(Post.id))
+    marks = db.session.scalars(
+        sa.select(PostBookmark).where(PostBookmark.user_id == user.id).order_by(PostBookmark.id)
+    )
+    drafts = db.session.scalars(sa.select(Draft).where(Draft.user_id == user.id).order_by(Draft.id))
     return {
+        "bookmarks": [
+            {"post_id": m.post_id, "created_at": m.created_at.isoformat()} for m in marks
+        ],
+        "drafts": [
+            {
+                "thread_id": d.thread_id,
+                "category_id": d.category_id,
+                "title": d.title,
+                "body": d.body,
+                "updated_at": d.updated_at.isoformat(),
+            }
+            for d in drafts
+        ],
         "threads": [
             {"id": t.id, "title": t.title, "created_at": t.created_at.isoformat()} for t in threads
         ],
@@ -478,6 +495,7 @@ def export_user(user: User) -> dict[str, Any]:
             {
                 "id": p.id,
                 "thread_id": p.thread_id,
+                "reply_to_id": p.reply_to_id,
                 "body": p.body,
                 "created_at": p.created_at.isoformat(),
                 "edited_at": p.edited_at.isoformat() if p.edited_at else None,

@@ -433,3 +433,18 @@ def test_preview_refuses_an_empty_body_on_its_field() -> None:
     with pytest.raises(InvalidInput) as err:
         services.preview(make_user(), " ")
     assert err.value.details["field"] == "body"
+
+
+def test_export_holds_bookmarks_drafts_and_what_each_reply_answers() -> None:
+    fan = make_user()
+    thread = make_thread()
+    first = services.first_post(thread)
+    services.toggle_bookmark(fan, first)
+    services.save_draft(fan, thread=thread, body="Unfinished")
+    mine = services.reply(fan, thread, "Answer.", reply_to=first.id)
+    services.save_draft(fan, thread=thread, body="Another")
+    db.session.commit()
+    data = services.export_user(fan)
+    assert data["bookmarks"][0]["post_id"] == first.id
+    assert [d["body"] for d in data["drafts"]] == ["Another"]
+    assert data["posts"][0] == {**data["posts"][0], "id": mine.id, "reply_to_id": first.id}
