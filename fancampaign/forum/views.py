@@ -27,7 +27,7 @@ from fancampaign.cache import anonymous_page, id_mark, id_set, page_meta, render
 from fancampaign.errors import DomainError, error_response
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
-from fancampaign.forum.models import Category, Draft, Post, Thread
+from fancampaign.forum.models import Category, Draft, Post, PostBookmark, Thread
 from fancampaign.guards import _to_login, admin_required, login_required, moderator_required
 from fancampaign.routing import id_arg, page_arg, parse_id
 from fancampaign.text import quote_markdown
@@ -193,10 +193,22 @@ def _draft_mark() -> Any:
     return id_mark(drafts.c.thread_id, drafts.c.user_id, "mark_draft_threads")
 
 
+@cache
+def _bookmark_mark() -> Any:
+    """A column for the viewer's users row: which of the posts `mark_bookmarked_ids` they
+    bookmarked, read with the login (a shared page costs no query of its own for them; a
+    page rendered for its viewer alone asks services.bookmarked_ids)."""
+    marks = PostBookmark.__table__
+    return id_mark(marks.c.post_id, marks.c.user_id, "mark_bookmarked_ids")
+
+
 def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a member's version of a page of posts asks about them: their likes among them,
-    and whether they have a draft reply to the thread."""
-    marks = {"liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]})}
+    """What a member's version of a page of posts asks about them: their likes and bookmarks
+    among them, and whether they have a draft reply to the thread."""
+    marks = {
+        "liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]}),
+        "bookmarked": (_bookmark_mark(), {"mark_bookmarked_ids": meta["posts"]}),
+    }
     if meta.get("thread"):
         marks["drafted"] = (_draft_mark(), {"mark_draft_threads": [meta["thread"]]})
     return marks
@@ -220,16 +232,12 @@ def personal_posts(
     if viewer.id in meta["authors"] or id_set(marks.get("drafted")):
         return None
     liked = id_set(marks["liked"])
-    bookmarked: list[set[int]] = []
-
-    def bookmark(post_id: str, _html: str) -> str:
-        if not bookmarked:  # one query for the page, and only if it has Bookmark buttons
-            bookmarked.append(services.bookmarked_ids(viewer, meta["posts"]))
-        return bookmark_control(int(post_id), int(post_id) in bookmarked[0])
-
+    bookmarked = id_set(marks.get("bookmarked"))
     return {
         "like": lambda post_id, word: "Unlike" if int(post_id) in liked else word,
-        "bookmark": bookmark,
+        "bookmark": lambda post_id, _html: bookmark_control(
+            int(post_id), int(post_id) in bookmarked
+        ),
     }
 
 

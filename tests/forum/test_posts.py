@@ -21,6 +21,7 @@ from fancampaign.moderation import services as moderation
 from fancampaign.text import quote_markdown
 from tests.factories import make_category, make_reply, make_thread, make_user
 from tests.forum.test_queries import add_posts, queries_for
+from tests.helpers import REDIS_URL, count_queries, needs_redis
 
 
 def _png(size: tuple[int, int] = (300, 200)) -> io.BytesIO:
@@ -448,3 +449,71 @@ def test_export_holds_bookmarks_drafts_and_what_each_reply_answers() -> None:
     assert data["bookmarks"][0]["post_id"] == first.id
     assert [d["body"] for d in data["drafts"]] == ["Another"]
     assert data["posts"][0] == {**data["posts"][0], "id": mine.id, "reply_to_id": first.id}
+
+
+# On the shared member pages (the page cache): bookmarks are slots, a draft a page of one's own
+
+
+@pytest.fixture
+def shared_pages(app: Any) -> Any:
+    import uuid
+
+    from tests.test_member_pages import get
+
+    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+
+    clients: dict[int, Any] = {}
+
+    def _get(user: Any, path: str) -> tuple[str, str | None]:
+        if id(user) not in clients:  # by the object: reading user.id may load it again
+            clients[id(user)] = client = app.test_client()
+            with client.session_transaction() as session:
+                session["_user_id"] = user.get_id()
+                session["_fresh"] = True
+        return get(clients[id(user)], path)
+
+    return _get
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_shared_thread_page_fills_each_members_bookmarks_in_the_login_query(
+    shared_pages: Any,
+) -> None:
+    thread = make_thread(make_user("writer"), title="Shared", replies=3)
+    ids = sorted(db.session.scalars(sa.select(Post.id).where(Post.thread_id == thread.id)))
+    ada, bo = make_user("ada"), make_user("bob")
+    services.toggle_bookmark(ada, db.session.get(Post, ids[1]))
+    db.session.commit()
+    shared_pages(bo, f"/forum/t/{thread.id}")
+    shared_pages(ada, "/forum")  # ada's client, logged in
+    with count_queries() as statements:
+        ada_html, ada_from = shared_pages(ada, f"/forum/t/{thread.id}")
+    bo_html, bo_from = shared_pages(bo, f"/forum/t/{thread.id}")
+    assert (ada_from, bo_from) == ("hit", "hit")
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1  # the login, with likes, bookmarks and draft in it
+
+    def button(html: str, post_id: int) -> str:
+        start = html.index(f'action="/forum/p/{post_id}/bookmark"')
+        return html[start : html.index("</form>", start)]
+
+    assert "Remove bookmark" in button(ada_html, ids[1])
+    assert "Remove bookmark" not in button(bo_html, ids[1])
+    assert "Remove bookmark" not in button(ada_html, ids[2])
+
+
+@needs_redis
+@pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)
+def test_a_member_with_a_draft_gets_the_page_with_it_not_the_shared_one(
+    shared_pages: Any,
+) -> None:
+    thread = make_thread(make_user("writer"), title="Drafted")
+    ada, bo = make_user("ada"), make_user("bob")
+    shared_pages(bo, f"/forum/t/{thread.id}")
+    services.save_draft(ada, thread=thread, body="Ada's unfinished thought")
+    db.session.commit()
+    ada_html, ada_from = shared_pages(ada, f"/forum/t/{thread.id}")
+    bo_html, bo_from = shared_pages(bo, f"/forum/t/{thread.id}")
+    assert ada_from is None and "Ada&#39;s unfinished thought" in ada_html
+    assert bo_from == "hit" and "unfinished" not in bo_html
