@@ -299,6 +299,8 @@ def targets(found: dict[str, Any], args: argparse.Namespace) -> list[Target]:
     pages = [
         ("home", "/"),
         ("petition (largest)", f"/petitions/{found['petition']['slug']}"),
+        # A junk argument new on every request (wrk sends no cookie: a first visit from a link).
+        ("petition ?utm_source=<n>", f"/petitions/{found['petition']['slug']}?utm_source={{n}}"),
         ("petition list", "/petitions"),
         ("article + comments", f"/news/{found['article']}" if found["article"] else None),
         ("forum category p1", f"/forum/{found['category']}"),
@@ -329,6 +331,9 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
+_VARYING = Path(__file__).resolve().parent / "varying_query.lua"
+
+
 def wrk(url: str, args: argparse.Namespace, cookie: str | None) -> Figure:
     command = [
         args.wrk,
@@ -343,7 +348,13 @@ def wrk(url: str, args: argparse.Namespace, cookie: str | None) -> Figure:
     ]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    tail = [url]
+    if "{n}" in url:
+        # A path with {n}: each request gets the next number there (a query that never repeats).
+        command += ["-s", str(_VARYING)]
+        host = url[: url.index("/", len("http://"))]
+        tail = [host + "/", "--", url[len(host) :]]
+    output = subprocess.run([*command, *tail], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))
@@ -376,7 +387,7 @@ def drain(server: Server, timeout: float = 180) -> None:
 
 def check(url: str, cookie: str | None) -> tuple[int, int, str]:
     """One request: (status, size, cache header), so broken pages show before the run."""
-    host, _, path = url.removeprefix("http://").partition("/")
+    host, _, path = url.removeprefix("http://").replace("{n}", "0").partition("/")
     conn = http.client.HTTPConnection(host, timeout=60)
     headers = {"User-Agent": USER_AGENT}
     if cookie:

@@ -56,7 +56,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from fancampaign.accounts.services import load_session_user
-    from fancampaign.cache import login_marks
     from fancampaign.extensions import (
         autocommit_reads,
         configure_sqlite,
@@ -90,11 +89,13 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-    # The page being served may ask about its viewer in the same query (cache.py).
-    login_manager.user_loader(lambda session_id: load_session_user(session_id, login_marks()))
+    login_manager.user_loader(load_session_user)
     with app.app_context():
         configure_sqlite(app)
         autocommit_reads(app)
+    from fancampaign import caching
+
+    caching.init_app(app)
 
     @app.after_request
     def _send_mail(response: Any) -> Any:

@@ -32,7 +32,7 @@ import click
 import sqlalchemy as sa
 from flask.cli import with_appcontext
 
-from fancampaign import cache
+from fancampaign import pagecache
 from fancampaign.extensions import db
 
 CHUNK = 10_000
@@ -1132,7 +1132,7 @@ def generate(scale: float = 1.0, seed: int = 2019, reset: bool = False) -> dict[
     db.session.commit()
     # The rows went in through the connection, past the listeners that note what a commit
     # wrote: every cached page and fragment of the old data must go.
-    cache.bump(cache.CONTENT_TABLES)
+    pagecache.bump_all()
     t0 = time.perf_counter()
     # Planner statistics for the new rows; on PostgreSQL VACUUM also sets the visibility map
     # that index-only scans need.

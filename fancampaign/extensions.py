@@ -88,6 +88,32 @@ def _is_read_request() -> bool:
     return has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
 
 
+def _read_only_page() -> str | None:
+    """The name of the declared read-only page this GET serves (a view decorated with a
+    `pagecache.Page`), or None."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return None
+    from flask import current_app
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    page = getattr(view, "page", None)
+    return page.name if page is not None and page.read_only else None
+
+
+def _refuse_write_on_read_only_page(statement: str) -> None:
+    """A declared read-only page writes nothing (its GET may be served from the cache without
+    running at all): under test and debug that is an error, in production a loud log line."""
+    name = _read_only_page()
+    if name is None:
+        return
+    from flask import current_app
+
+    message = f"the read-only page {name!r} wrote to the database: {statement[:80]!r}"
+    if current_app.testing or current_app.debug:
+        raise RuntimeError(message)
+    current_app.logger.error(message)
+
+
 _CHANGES = re.compile(r"\b(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
@@ -132,6 +158,7 @@ def configure_sqlite(app: Flask) -> None:
     @sa.event.listens_for(engine, "before_cursor_execute")
     def _writes_in_a_transaction(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if conn.info.get(_READING) and _is_write(statement):
+            _refuse_write_on_read_only_page(statement)
             conn.info[_READING] = False
             conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
@@ -164,6 +191,7 @@ def autocommit_reads(app: Flask) -> None:
             and _is_write(statement)
             and "isolation_level" not in conn.get_execution_options()
         ):
+            _refuse_write_on_read_only_page(statement)
             conn.info[_READING] = False
             conn.connection.driver_connection.autocommit = False
 

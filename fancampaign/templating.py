@@ -13,7 +13,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from fancampaign import cache, policies
+from fancampaign import pagecache, policies
 from fancampaign.accounts import avatars
 from fancampaign.admin import sitesettings
 from fancampaign.extensions import db, utcnow
@@ -145,7 +145,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["time_tag"] = time_tag
     app.jinja_env.filters["number"] = number
     app.jinja_env.globals["url_pattern"] = UrlPattern
-    app.jinja_env.globals["slot"] = cache.slot
+    app.jinja_env.globals["slot"] = pagecache.slot
     app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.globals["absolute_path"] = absolute_path
     app.jinja_env.globals["avatar_url"] = avatars.avatar_url

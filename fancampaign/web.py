@@ -5,34 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context, render_template, request, url_for
+from flask import render_template, request
 
 from fancampaign.errors import DomainError
 from fancampaign.extensions import db
-
-
-def base_url() -> str:
-    """The site's absolute root, without a trailing slash, for every absolute URL we hand out
-    (links in mail, feeds, share links and embed code, the API): always the BASE_URL setting,
-    never the request's Host header, which whoever sends the request writes."""
-    return str(current_app.config["BASE_URL"]).rstrip("/")
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """`url_for(endpoint, **values)` as an absolute URL on BASE_URL (which already holds the
-    path the site is mounted under, if any)."""
-    return absolute_path(url_for(endpoint, **values))
-
-
-def absolute_path(path: str) -> str:
-    """A path on this site (as url_for or request.path give it) as an absolute URL on
-    BASE_URL; an absolute URL is returned as it is."""
-    if "://" in path:
-        return path
-    root = request.script_root if has_request_context() else ""
-    if root and path.startswith(root + "/"):
-        path = path[len(root) :]
-    return base_url() + path
+from fancampaign.urls import absolute_path, absolute_url, base_url  # noqa: F401  (the web layer's own)
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -55,6 +55,10 @@ def make_config(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         # The test client asks for BASE_URL's host; servers started by tests listen here.
         "ALLOWED_HOSTS": ["127.0.0.1"],
+        # The page cache is off under test unless a test turns it on; when it does, its
+        # entries and versions are this test's own.
+        "PAGE_CACHE_PREFIX": f"test-{tmp_path.name}-{os.getpid()}:",
+        "PAGE_CACHE_VERSIONS_FILE": str(tmp_path / "page-versions"),
     }
     if REDIS_URL:
         config["REDIS_URL"] = REDIS_URL
@@ -154,5 +158,50 @@ def links_in(message: Any) -> list[str]:
     return re.findall(r"https?://\S+", body)
 
 
+# The view tests of every cached page run twice: with the page cache off and on (on this
+# machine alone without REDIS_URL, in Redis with it: SQLite and PostgreSQL runs cover both).
+CACHED_PAGE_TESTS = {
+    "tests/petitions/test_views.py",
+    "tests/forum/test_views.py",
+    "tests/news/test_views.py",
+    "tests/search/test_search.py",
+    "tests/api/test_api.py",
+    "tests/share/test_share.py",
+}
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    path = Path(metafunc.definition.path).resolve().relative_to(_ROOT).as_posix()
+    if path not in CACHED_PAGE_TESTS or "app" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("config")
+    if marker and "PAGE_CACHE_ENABLED" in marker.kwargs:
+        return  # the test says how it wants the cache
+    if any(
+        "app" in getattr(m, "args", [""])[0]
+        for m in metafunc.definition.iter_markers("parametrize")
+    ):
+        return
+    metafunc.parametrize(
+        "app", [{}, {"PAGE_CACHE_ENABLED": True}], indirect=True, ids=["cache-off", "cache-on"]
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "config(**kw): app config overrides for this test")
+
+
+@pytest.fixture
+def later(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """later(seconds): the page cache's clock moves on by that much (lagging parts catch up)."""
+    from fancampaign.pagecache import clock
+
+    moved = [0.0]
+    real = clock.now
+
+    def move(seconds: float) -> None:
+        moved[0] += seconds
+        monkeypatch.setattr(clock, "now", lambda: real() + moved[0])
+
+    return move

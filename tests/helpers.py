@@ -61,5 +61,12 @@ def _redis_up() -> bool:
     return True
 
 
+_REDIS_UP = _redis_up()
+
+
+def redis_is_up() -> bool:
+    return _REDIS_UP
+
+
 # For tests of the Redis paths (the page cache): they run wherever a Redis answers.
-needs_redis = pytest.mark.skipif(not _redis_up(), reason="Redis is not running")
+needs_redis = pytest.mark.skipif(not _REDIS_UP, reason="Redis is not running")

@@ -65,7 +65,6 @@ class User(db.Model):
     # which spares each request its own queries; None: not read.
     loaded_unread = None
     has_hidden_content = None
-    login_marks = None
 
     # Flask-Login protocol
     is_anonymous = False

@@ -363,26 +363,29 @@ Marks = dict[str, tuple[Any, dict[str, Any]]]
 
 
 def load_session_user(session_id: str, marks: Marks | None = None) -> User | None:
-    """The user for a login cookie ("id:token"), or None if it no longer holds.
+    """The user for a login cookie ("id:token"), or None if it no longer holds."""
+    return load_session_user_marked(session_id, marks or {})[0]
+
+
+def load_session_user_marked(session_id: str, marks: Marks) -> tuple[User | None, dict[str, Any]]:
+    """(the user for a login cookie, or None if it no longer holds; the values of `marks`).
 
     `marks`: {name: (a column correlated to users.id, its parameters)}, read in the same query
-    (the page's questions about its viewer, such as their likes among its posts); their values
-    go in `user.login_marks`.
+    (a page's questions about its viewer, such as their likes among its posts).
     """
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
-        return None
-    names, params = _mark_params(int(user_id), marks or {})
-    statement = _marked_statement("login", names, marks or {}, _session_user_base)
+        return None, {}
+    names, params = _mark_params(int(user_id), marks)
+    statement = _marked_statement("login", names, marks, _session_user_base)
     row = db.session.execute(statement, params).first()
     if row is None:
-        return None
+        return None, {}
     user, user.loaded_unread, hidden, *values = row
     user.has_hidden_content = bool(hidden)
-    user.login_marks = dict(zip(names, values, strict=True))
     if user.session_token != token or not user.is_active:
-        return None
-    return user
+        return None, {}
+    return user, dict(zip(names, values, strict=True))
 
 
 def read_marks(user_id: int, marks: Marks) -> dict[str, Any]:

@@ -24,7 +24,6 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from fancampaign.api import serializers as out
 from fancampaign.api.openapi import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT, MAX_PAGE, spec
-from fancampaign.cache import anonymous_page
 from fancampaign.campaign.services import timeline
 from fancampaign.errors import InvalidInput, NotFoundError
 from fancampaign.extensions import csrf, db, limiter, utcnow
@@ -32,6 +31,7 @@ from fancampaign.forum.models import Category, Post, Thread
 from fancampaign.forum.services import apply_quote_visibility
 from fancampaign.ledger import services as ledger
 from fancampaign.news.models import NewsPost
+from fancampaign.pagecache import Page
 from fancampaign.petitions.models import PUBLIC_STATUSES, Petition
 from fancampaign.web import base_url
 
@@ -215,7 +215,7 @@ def petitions() -> Any:
 
 
 @bp.route("/petitions/<slug>")
-@anonymous_page(everyone=True)
+@Page("api-petition", depends=("petitions", "signatures", "people"), everyone=True)
 def petition(slug: str) -> Any:
     _check_slug(slug, "petition")
     found = db.session.scalar(

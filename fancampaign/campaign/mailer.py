@@ -278,17 +278,21 @@ def next_send_time() -> Any:
 
 
 def work_once() -> tuple[int, int]:
-    """One round of the worker: the outbox, the milestones, then a batch of campaign mail."""
+    """One round of the worker: the outbox, the milestones, the comments of scheduled news
+    that came due, then a batch of campaign mail."""
     from fancampaign.mail.services import send_due
 
     outbox_sent, outbox_failed = send_due()
     db.session.commit()
-    try:
-        sweep_milestones()
-        db.session.commit()
-    except Exception:  # a sweep that fails must not stop the mail
-        db.session.rollback()
-        log.exception("milestone sweep failed")
+    from fancampaign.news.services import open_due_discussions
+
+    for sweep in (sweep_milestones, open_due_discussions):
+        try:
+            sweep()
+            db.session.commit()
+        except Exception:  # a sweep that fails must not stop the mail
+            db.session.rollback()
+            log.exception("%s failed", sweep.__name__)
     sent, failed = send_batch()
     return outbox_sent + sent, outbox_failed + failed
 

@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
+from fancampaign.accounts.marks import id_mark, ids_marked
 from fancampaign.accounts.models import User
-from fancampaign.cache import id_mark, ids_marked
 from fancampaign.errors import DomainError, InvalidInput, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.forum.models import (

@@ -21,14 +21,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
+from fancampaign.accounts.marks import id_mark, id_set
 from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, id_mark, id_set, page_meta, render_part
+from fancampaign.caching import EVERY_PAGE
 from fancampaign.errors import DomainError, error_response
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, services
 from fancampaign.forum.models import Category, Draft, Post, PostBookmark, Thread
 from fancampaign.guards import _to_login, admin_required, login_required, moderator_required
+from fancampaign.pagecache import Fill, Page, Viewer, page_meta, render_part
 from fancampaign.routing import id_arg, page_arg, parse_id
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, render_form, safe_next
@@ -125,7 +127,7 @@ def _post_location(post: Post) -> str:
 
 
 @bp.route("/forum")
-@anonymous_page()
+@Page("forum", depends=("forum", *EVERY_PAGE))
 def index() -> Any:
     categories = services.categories()
     latest = services.latest_threads([c.id for c in categories])
@@ -133,7 +135,7 @@ def index() -> Any:
 
 
 @bp.route("/forum/<slug>")
-@anonymous_page()
+@Page("category", depends=("forum", *EVERY_PAGE), args=("page",))
 def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
@@ -223,27 +225,38 @@ def bookmark_control(post_id: int, marked: bool) -> str:
     )
 
 
-def personal_posts(
-    viewer: Any, meta: dict[str, Any], marks: dict[str, Any]
-) -> dict[str, Any] | None:
+def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of a page of posts rendered for every member: their likes and
     bookmarks; their own posts (Edit and Delete instead of Like and Report) and their draft
     in the reply box need a page of their own."""
-    if viewer.id in meta["authors"] or id_set(marks.get("drafted")):
+    if viewer.user.id in meta["authors"] or id_set(viewer.marks.get("drafted")):
         return None
-    liked = id_set(marks["liked"])
-    bookmarked = id_set(marks.get("bookmarked"))
-    return {
-        "like": lambda post_id, word: "Unlike" if int(post_id) in liked else word,
-        "bookmark": lambda post_id, _html: bookmark_control(
-            int(post_id), int(post_id) in bookmarked
-        ),
-    }
+    liked = id_set(viewer.marks["liked"])
+    bookmarked = id_set(viewer.marks.get("bookmarked"))
+
+    def like(args: dict[str, str]) -> dict[str, str]:
+        return {arg: render_part("forum/_like_word.html", liked=int(arg) in liked) for arg in args}
+
+    def bookmark(args: dict[str, str]) -> dict[str, str]:
+        return {arg: bookmark_control(int(arg), int(arg) in bookmarked) for arg in args}
+
+    return {"like": like, "bookmark": bookmark}
+
+
+# A thread: the petition or article it discusses shows its count, which may lag a few seconds.
+thread_page = Page(
+    "thread",
+    depends=("forum", "petitions", "news", *EVERY_PAGE),
+    lagging=("signatures",),
+    args=("page", "quote", "reply_to"),
+    marks=post_marks,
+    fills=personal_posts,
+)
 
 
 @bp.route("/forum/t/<int:thread_id>")
 @bp.route("/forum/t/<int:thread_id>/<slug>")
-@anonymous_page(personal=personal_posts, marks=post_marks)
+@thread_page
 def thread(thread_id: int, slug: str | None = None) -> Any:
     thread = services.get_thread(thread_id, current_user)
     if slug is not None and thread.slug and slug != thread.slug:

@@ -24,21 +24,35 @@ from markupsafe import escape
 
 from fancampaign import signals
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, fragment
+from fancampaign.caching import EVERY_PAGE
 from fancampaign.extensions import db, utcnow
 from fancampaign.main import models  # noqa: F401  (the site-wide tables)
+from fancampaign.pagecache import Page, fragment
 from fancampaign.share import cards
 from fancampaign.web import base_url
 
 bp = Blueprint("main", __name__)
 
 
+# The home page: the latest threads, open petitions (their counts may lag a few seconds) and
+# news; it changes by itself when a deadline passes or a scheduled post comes due.
+HOME = ("forum", "petitions", "news", *EVERY_PAGE)
+home_page = Page("home", depends=HOME, lagging=("signatures",))
+
+
 @bp.route("/")
-@anonymous_page()
+@home_page
 def index() -> Any:
+    from fancampaign.news.services import next_due_at
+    from fancampaign.petitions.services import next_deadline
+
+    due = min((at for at in (next_due_at(), next_deadline()) if at is not None), default=None)
     # The sections show the same to everyone (visible threads, open petitions, published
-    # news): one rendering serves every viewer until a content table changes.
-    return render_template("main/index.html", sections=fragment("home", _render_sections))
+    # news): one rendering serves every viewer until one of their groups changes.
+    sections = fragment(
+        "home", _render_sections, depends=HOME, lagging=("signatures",), changes_at=due
+    )
+    return render_template("main/index.html", sections=sections)
 
 
 def _render_sections() -> str:
@@ -132,7 +146,7 @@ def robots() -> Any:
 
 
 @bp.route("/sitemap.xml")
-@anonymous_page(everyone=True)
+@Page("sitemap", depends=("forum", "petitions", "news", "site"), everyone=True)
 def sitemap() -> Any:
     entries: list[tuple[str, Any]] = [("/", None)]
     for _receiver, found in signals.sitemap_entries.send(current_app._get_current_object()):

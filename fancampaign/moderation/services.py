@@ -45,7 +45,7 @@ from fancampaign.moderation.models import (
 )
 from fancampaign.notifications.services import notify
 from fancampaign.text import clean_multiline, clean_text
-from fancampaign.web import base_url
+from fancampaign.urls import base_url
 
 # Errors ---------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer, joinedload, selectinload
 
 from fancampaign import policies
-from fancampaign.cache import id_mark, ids_marked
+from fancampaign.accounts.marks import id_mark, ids_marked
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.news import images
@@ -102,6 +102,16 @@ def sitemap(limit: int) -> list[tuple[str, Any]]:
             .where(NewsPost.visible_clause())
             .order_by(NewsPost.published_at.desc(), NewsPost.id.desc())
             .limit(limit)
+        )
+    )
+
+
+def next_due_at() -> datetime | None:
+    """When the next scheduled post comes due (None: none is waiting): pages listing the news
+    change by themselves then."""
+    return db.session.scalar(
+        sa.select(sa.func.min(NewsPost.published_at)).where(
+            NewsPost.status == PUBLISHED, NewsPost.published_at > utcnow()
         )
     )
 
@@ -505,13 +515,27 @@ def ensure_discussion(post: NewsPost) -> None:
         )
 
 
+def open_due_discussions(limit: int = 50) -> int:
+    """Open the comments of scheduled posts that came due (the worker's round; a page view
+    never writes). How many were opened."""
+    due = db.session.scalars(
+        sa.select(NewsPost)
+        .where(NewsPost.visible_clause(), NewsPost.thread_id.is_(None))
+        .order_by(NewsPost.published_at)
+        .limit(limit)
+    ).all()
+    for post in due:
+        ensure_discussion(post)
+    return sum(1 for post in due if post.thread_id is not None)
+
+
 def _discussion_body(post: NewsPost) -> str:
     intro = post.standfirst or post.title
     return f"{intro}\n\n[Read the article: {post.title}](/news/{post.slug})"
 
 
 def _site_base() -> str:
-    from fancampaign.web import base_url
+    from fancampaign.urls import base_url
 
     return base_url()
 

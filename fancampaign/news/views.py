@@ -16,17 +16,18 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 from wtforms.fields.choices import SelectChoice
 
 from fancampaign import policies, signals
+from fancampaign.accounts.marks import id_set
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, id_set, render_part
+from fancampaign.caching import EVERY_PAGE
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db
 from fancampaign.guards import guard
 from fancampaign.news import feeds, forms, images, services
 from fancampaign.news.models import MAX_TAG, NewsPost
+from fancampaign.pagecache import Fill, Page, Viewer, changes_at, each, render_part
 from fancampaign.routing import page_arg
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, base_url, render_form
@@ -57,8 +58,9 @@ def _tag_or_404(tag: str) -> str:
 
 
 @bp.route("/news")
-@anonymous_page()
+@Page("news-list", depends=("news", *EVERY_PAGE), args=("tag", "page"))
 def index() -> Any:
+    changes_at(services.next_due_at())
     tag = request.args.get("tag")
     return _listing(_tag_or_404(tag) if tag is not None else None)
 
@@ -95,34 +97,37 @@ def _marks(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any] | None:
+def _fills(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of an article rendered for every member: their likes and their
     own comments (as on a thread page), and the linked petitions they signed."""
     from fancampaign.forum.views import personal_posts
 
-    fills = personal_posts(viewer, meta, marks)
+    fills = personal_posts(viewer, meta)
     if fills is None:
         return None
-    signed = id_set(marks["signed"])
+    signed = id_set(viewer.marks["signed"])
     if signed:
         note = render_part("news/_petition_signed.html")
-        fills["signed"] = lambda petition_id, box: note if int(petition_id) in signed else box
+        fills["signed"] = each(lambda petition_id, box: note if int(petition_id) in signed else box)
     return fills
 
 
+# An article: its comments may lag a few seconds behind the forum (a reply anywhere must not
+# re-render every article), its linked petitions' counts too.
+article_page = Page(
+    "article",
+    depends=("news", "petitions", *EVERY_PAGE),
+    lagging=("forum", "signatures"),
+    args=("page",),
+    marks=_marks,
+    fills=_fills,
+)
+
+
 @bp.route("/news/<slug>")
-@anonymous_page(personal=_personal, marks=_marks)
+@article_page
 def show(slug: str) -> Any:
     post = services.get_post(slug, current_user, full=True)
-    if post.is_published and post.thread_id is None:
-        # A scheduled post that came due opens its comments on its first view; if that write
-        # loses a race, the page still shows and the next view tries again.
-        try:
-            services.ensure_discussion(post)
-            db.session.commit()
-        except (DomainError, SQLAlchemyError):
-            db.session.rollback()
-            post = services.get_post(slug, current_user, full=True)
     thread = comments = None
     liked: set[int] = set()
     if post.thread_id is not None:

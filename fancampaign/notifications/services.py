@@ -10,7 +10,7 @@ from fancampaign.accounts.models import User
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.services import queue_email
 from fancampaign.notifications.models import Notification
-from fancampaign.web import base_url as site_url
+from fancampaign.urls import base_url as site_url
 
 # Kinds that are always emailed (decisions about you), whatever the notification setting.
 ALWAYS_EMAILED = {"moderation"}

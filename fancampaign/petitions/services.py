@@ -27,9 +27,8 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload, lazyload, load_only, make_transient_to_detached
 
-from fancampaign import policies
+from fancampaign import policies, writes
 from fancampaign.accounts.models import User
-from fancampaign.cache import note_write
 from fancampaign.errors import DomainError, InvalidInput, InvalidToken, NotAllowed, NotFoundError
 from fancampaign.extensions import db, utcnow
 from fancampaign.ledger import services as ledger
@@ -388,7 +387,7 @@ def _insert_counted(petition: Petition, values: dict[str, Any]) -> int | None:
     says the petition already has it (then nothing was written). One round trip on
     PostgreSQL; on SQLite the slot's `+ 1` follows in the same transaction."""
     params = {**values, "petition_id": petition.id, "slot": random.randrange(COUNTER_SLOTS)}
-    note_write(db.session, "signatures")
+    writes.note(db.session, "signatures")
     signature_id = db.session.scalar(_statement(_SIGN, _build_sign), params)
     if signature_id is not None:
         if db.engine.dialect.name != "postgresql":
@@ -766,6 +765,25 @@ def _last_day_subquery(now: datetime) -> Any:
     )
 
 
+def progress_of(petition_id: int) -> Petition | None:
+    """The petition with its count as committed now, for its progress (one query)."""
+    return db.session.scalar(
+        sa.select(Petition)
+        .where(Petition.id == petition_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def next_deadline() -> datetime | None:
+    """When the next open petition's deadline passes (None: none has one ahead): lists of
+    open petitions change by themselves then."""
+    return db.session.scalar(
+        sa.select(sa.func.min(Petition.deadline)).where(
+            Petition.status == "open", Petition.deadline > utcnow()
+        )
+    )
+
+
 def list_petitions(status: str = "open", sort: str = "popular") -> sa.Select[Any]:
     """Public petitions with this status ("open" excludes past deadlines), in this order
     (popular: most signatures; recent: newest; trending: most signatures in 24 hours)."""
@@ -865,7 +883,7 @@ def daily_counts(petition: Petition, days: int = 60) -> list[tuple[date, int]]:
     Memoised like top_countries, under the petition's count and the window's dates: the
     GROUP BY reads every signature in the window (9 ms for 300,000 on PostgreSQL).
     """
-    from fancampaign.cache import memoise
+    from fancampaign.memo import memoise
 
     end = (petition.effective_closed_at or utcnow()).date()
     start_at = petition.opened_at or petition.created_at
@@ -902,7 +920,7 @@ def top_countries(petition: Petition, limit: int = 8) -> list[tuple[str, int]]:
     Memoised (Redis, else this process) under the petition's count: the GROUP BY reads every
     signature (half a second at 300,000), and a new or withdrawn signature changes the key.
     """
-    from fancampaign.cache import memoise
+    from fancampaign.memo import memoise
 
     stamp = petition.created_at.timestamp()
     key = f"top_countries:{petition.id}:{stamp}:{petition.signature_count}:{limit}"

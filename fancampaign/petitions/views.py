@@ -26,12 +26,22 @@ from werkzeug.exceptions import HTTPException
 
 from fancampaign import policies
 from fancampaign.admin import sitesettings
-from fancampaign.cache import anonymous_page, fragment, page_meta, render_part
+from fancampaign.caching import EVERY_PAGE
 from fancampaign.campaign import services as campaign
 from fancampaign.errors import DomainError, InvalidToken
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import organiser_required, participant_required
 from fancampaign.ledger import services as ledger
+from fancampaign.pagecache import (
+    Fill,
+    Page,
+    Viewer,
+    changes_at,
+    each,
+    fragment,
+    page_meta,
+    render_part,
+)
 from fancampaign.petitions import chart, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.petitions.countries import country_name
 from fancampaign.petitions.forms import GuestSignForm, PetitionForm, SignForm, VictoryForm
@@ -122,8 +132,13 @@ def _field_error(form: Any, err: DomainError) -> None:
     attach_error(form, err, err.details.get("field"))
 
 
+# Lists of petitions: their counts may lag a few seconds (a signature must not re-render every
+# list); they change by themselves when a deadline passes.
+LIST = ("petitions", *EVERY_PAGE)
+
+
 @bp.route("/petitions")
-@anonymous_page()
+@Page("petitions", depends=LIST, lagging=("signatures",), args=("status", "sort", "page"))
 def index() -> Any:
     status = request.args.get("status", "open")
     sort = request.args.get("sort", "popular")
@@ -147,7 +162,13 @@ def index() -> Any:
         return current_app.jinja_env.get_template("petitions/_list.html").render(context)
 
     # One rendering of the list serves every viewer until a content table changes.
-    listing = fragment(f"petitions:{status}:{sort}:{number}", render_list)
+    listing = fragment(
+        f"petitions:{status}:{sort}:{number}",
+        render_list,
+        depends=LIST,
+        lagging=("signatures",),
+        changes_at=services.next_deadline(),
+    )
     return render_template("petitions/index.html", listing=listing, status=status, sort=sort)
 
 
@@ -191,12 +212,12 @@ def _marks(meta: dict[str, Any]) -> dict[str, Any]:
     return {"signature": (services.signature_mark(), {"mark_petition_id": meta["petition"]})}
 
 
-def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[str, Any] | None:
+def _fills(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of the petition page rendered for every member: their signature
     (the creator, with no Report control on their own petition, needs a page of their own)."""
-    if viewer.id in meta["authors"]:
+    if viewer.user.id in meta["authors"]:
         return None
-    state = marks["signature"]
+    state = viewer.marks["signature"]
     if state is None:
         return {}
     box = render_part(
@@ -204,13 +225,43 @@ def _personal(viewer: Any, meta: dict[str, Any], marks: dict[str, Any]) -> dict[
         petition={"slug": meta["slug"], "is_open": meta["open"]},
         mine={"confirmed_at": bool(state)},
     )
-    return {"sign": lambda _petition_id, _html: box}
+    return {"sign": each(lambda _petition_id, _html: box)}
+
+
+def _live(meta: dict[str, Any]) -> dict[str, Fill]:
+    """For every request: the count and progress as committed now (one query)."""
+
+    def progress(args: dict[str, str]) -> dict[str, str]:
+        petition = services.progress_of(meta["petition"])
+        if petition is None:
+            return {}
+        # Rendered without the context processors: nothing in it is about the viewer.
+        template = current_app.jinja_env.get_template("petitions/_progress.html")
+        html = template.render(petition=petition)
+        return dict.fromkeys(args, html)
+
+    return {"progress": progress}
+
+
+# The petition page: the exact count on every request (`_live`); recent signers, reasons, the
+# chart and the discussion's latest comments may lag a few seconds (a signature or a reply
+# elsewhere must not re-render it); it changes by itself when its deadline passes.
+petition_page = Page(
+    "petition",
+    depends=("petitions", "news", *EVERY_PAGE),
+    lagging=("signatures", "forum"),
+    marks=_marks,
+    fills=_fills,
+    live=_live,
+)
 
 
 @bp.route("/petitions/<slug>")
-@anonymous_page(personal=_personal, marks=_marks)
+@petition_page
 def show(slug: str) -> Any:
-    return _show(_load(slug))
+    petition = _load(slug)
+    changes_at(petition.deadline)
+    return _show(petition)
 
 
 @bp.route("/petitions/new", methods=["GET", "POST"])

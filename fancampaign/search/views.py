@@ -6,14 +6,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from fancampaign.cache import anonymous_page
+from fancampaign.caching import EVERY_PAGE
+from fancampaign.pagecache import Page
 from fancampaign.search import services
 
 bp = Blueprint("search", __name__)
 
 
 @bp.route("/search")
-@anonymous_page()
+@Page("search", depends=("forum", "petitions", "news", *EVERY_PAGE), args=("q", "kind", "page"))
 def results() -> Any:
     q = request.args.get("q", "")
     try:

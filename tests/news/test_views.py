@@ -409,11 +409,15 @@ def test_forms_need_the_csrf_token(client: Any, login: Any, organiser: Any) -> N
     assert services.PostNotFound.status_code == 404
 
 
-def test_scheduled_post_opens_comments_on_its_first_view_once_due(
+def test_a_scheduled_post_shows_once_due_and_the_worker_opens_its_comments(
     client: Any, organiser: Any
 ) -> None:
+    from fancampaign.campaign.mailer import work_once
+
     post = make_news_post(organiser, publish="schedule", publish_at=utcnow() + timedelta(minutes=5))
     assert client.get(f"/news/{post.slug}").status_code == 404
+    work_once()  # not due yet: nothing to open
+    assert db.session.get(NewsPost, post.id).thread_id is None
     db.session.execute(
         sa.update(NewsPost)
         .where(NewsPost.id == post.id)
@@ -422,9 +426,13 @@ def test_scheduled_post_opens_comments_on_its_first_view_once_due(
     db.session.commit()
     page = client.get(f"/news/{post.slug}")
     assert page.status_code == 200
-    assert "Log in to comment" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(NewsPost, post.id).thread_id is None  # a page view writes nothing
+
+    work_once()
     db.session.expire_all()
     assert db.session.get(NewsPost, post.id).thread_id is not None
+    assert "Log in to comment" in client.get(f"/news/{post.slug}").get_data(as_text=True)
 
 
 def test_export_includes_authored_posts(app: Any, organiser: Any) -> None:

@@ -1,0 +1,72 @@
+"""The viewer of a page: who they are, and what a page asks about them.
+
+A page shared by every member asks a few questions about its viewer ("which of these posts do
+they like?", "did they sign this petition?"). Each is a *mark*: a column correlated to the
+viewer's users row, read in the login's own query (`load_viewer`) or, for a viewer already
+loaded, in one query of its own (`read_marks`). The areas make their marks with `id_mark`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import session
+
+from fancampaign import policies
+from fancampaign.accounts import services
+from fancampaign.accounts.models import Role, User
+from fancampaign.extensions import login_manager
+from fancampaign.pagecache import Viewer
+
+# The stand-in viewer's name: if it shows anywhere outside a slot, the page says something
+# about its viewer that no slot covers, and it is not shared.
+STANDIN_NAME = "fc-standin-viewer"
+_LOGIN_KEY = "_user_id"  # where Flask-Login keeps the login in the session
+
+
+def load_viewer(marks: dict[str, Any]) -> Viewer | None:
+    """This request's logged-in viewer, read with the answers to `marks` in one query and
+    installed as the request's user (as Flask-Login would); None when the login no longer
+    holds (the request then goes on as a visitor's)."""
+    session_id = session.get(_LOGIN_KEY)
+    user = None
+    values: dict[str, Any] = {}
+    if session_id and not login_manager._session_protection_failed():
+        user, values = services.load_session_user_marked(str(session_id), marks)
+    login_manager._update_request_context_with_user(user)
+    if user is None:
+        return None
+    return Viewer(user, role_of(user), values)
+
+
+def read_marks(user: Any, marks: dict[str, Any]) -> dict[str, Any]:
+    """The answers to `marks` for a viewer already loaded, in one query."""
+    return services.read_marks(user.id, marks)
+
+
+def role_of(user: Any) -> str | None:
+    """The role whose shared pages describe this viewer, or None when they need their own:
+    moderators (tools on every item), anyone who may not take part (their notices), and
+    anyone with hidden posts or threads (which only they see)."""
+    if not policies.can_participate(user) or policies.can_moderate(user):
+        return None
+    if getattr(user, "has_hidden_content", None) is not False:  # unknown counts as yes
+        return None
+    return str(getattr(user.role, "value", user.role))
+
+
+def standin(role: str) -> User:
+    """The viewer a role's shared pages are rendered for: wrote, liked and signed nothing.
+    Never added to the session; id 0 is no row's id (ids start at 1)."""
+    return User(
+        id=0,
+        username=STANDIN_NAME,
+        username_lower=STANDIN_NAME,
+        display_name=STANDIN_NAME,
+        email=f"{STANDIN_NAME}@example.invalid",
+        role=Role(role),
+        email_confirmed_at=datetime(2000, 1, 1, tzinfo=UTC),
+        is_banned=False,
+        session_token="",
+    )
