@@ -66,11 +66,19 @@ migrate = Migrate()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
+# Reads that are limited all the same: lookups a script makes as someone types.
+LIMITED_READS = frozenset({"forum.mentions"})
+
+
 @limiter.request_filter
 def _unlimited_read() -> bool:
-    """Pages are read without limits (the limits are on writes, and on the API's reads), so
-    a page read skips the limiter's per-request work."""
-    return request.method in ("GET", "HEAD") and request.blueprint != "api"
+    """Pages are read without limits (the limits are on writes, on the API's reads and on
+    LIMITED_READS), so a page read skips the limiter's per-request work."""
+    return (
+        request.method in ("GET", "HEAD")
+        and request.blueprint != "api"
+        and request.endpoint not in LIMITED_READS
+    )
 
 
 _READING = "fancampaign_reading"  # this connection reads outside a transaction for now

@@ -149,6 +149,26 @@ def can_watch(user: Any, thread: Any) -> bool:
     return is_member(user) and can_see_hidden(user, thread)
 
 
+def can_bookmark(user: Any, post: Any) -> bool:
+    """Members in good standing bookmark the posts they may read."""
+    return in_good_standing(user) and can_read_post(user, post)
+
+
+def can_keep_drafts(user: Any) -> bool:
+    """Participants have what they were writing kept on the server."""
+    return can_participate(user)
+
+
+def can_preview(user: Any) -> bool:
+    """Participants see their Markdown rendered before they post it."""
+    return can_participate(user)
+
+
+def can_look_up_members(user: Any) -> bool:
+    """Participants get usernames suggested as they type a mention."""
+    return can_participate(user)
+
+
 def can_like(user: Any, post: Any) -> bool:
     """Participants like other people's visible posts."""
     return (

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from fancampaign import pagecache, policies
+from fancampaign.accounts import avatars
 from fancampaign.admin import sitesettings
 from fancampaign.extensions import db, utcnow
 from fancampaign.web import absolute_path, absolute_url
@@ -147,6 +148,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["slot"] = pagecache.slot
     app.jinja_env.globals["absolute_url"] = absolute_url
     app.jinja_env.globals["absolute_path"] = absolute_path
+    app.jinja_env.globals["avatar_url"] = avatars.avatar_url
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

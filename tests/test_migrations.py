@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -60,23 +61,17 @@ def test_postgres_is_really_used(app) -> None:
     assert db.engine.dialect.name == "postgresql"
 
 
-@pytest.fixture
-def services_on_old_schema(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Data made at an old revision through today's services, without their writes to tables
-    and columns that revision lacks (watch levels, reading positions, notification choices;
-    the search index's item columns, 9e4d2a7c1f58: the upgrade fills them from the rows)."""
-    from fancampaign.forum import services, tracking
-    from fancampaign.search import indexer
-
-    monkeypatch.setattr(tracking, "watch_automatically", lambda *_a, **_k: None)
-    monkeypatch.setattr(tracking, "record_read", lambda *_a, **_k: 0)
-    monkeypatch.setattr(services, "_notify_mentions", lambda *_a, **_k: set())
-    monkeypatch.setattr(services, "_notify_reply", lambda *_a, **_k: None)
-    monkeypatch.setattr(services, "_notify_new_thread", lambda *_a, **_k: None)
-    monkeypatch.setattr(indexer, "SOURCES", {})
+def _rows_made_at_head_then_back_to(revision: str, make: Any) -> Any:
+    """Rows made by today's models (`make()`), in a database then taken back down to an
+    older `revision`: a data migration's test starts from rows as they were, whatever
+    columns later revisions add to those tables. Returns what `make` returns."""
+    upgrade()
+    made = make()
+    db.session.remove()
+    downgrade(revision=revision)
+    return made
 
 
-@pytest.mark.usefixtures("services_on_old_schema")
 def test_stored_external_images_become_links(tmp_path: Path) -> None:
     from tests.factories import make_thread
 
@@ -88,8 +83,7 @@ def test_stored_external_images_become_links(tmp_path: Path) -> None:
     )
     app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=_fresh_database_url(tmp_path)))
     with app.app_context():
-        upgrade(revision="0574e2160d3a")  # the revision before the rewrite
-        make_thread()
+        _rows_made_at_head_then_back_to("0574e2160d3a", make_thread)  # before the rewrite
         post_id = db.session.scalar(sa.text("SELECT min(id) FROM posts"))
         db.session.execute(sa.text("UPDATE posts SET body_html = :h"), {"h": old_html})
         db.session.commit()
@@ -107,7 +101,6 @@ def test_stored_external_images_become_links(tmp_path: Path) -> None:
         db.engine.dispose()
 
 
-@pytest.mark.usefixtures("services_on_old_schema")
 def test_quotes_written_before_name_their_source(tmp_path: Path) -> None:
     from fancampaign.forum.services import reply
     from fancampaign.text import quote_markdown
@@ -115,18 +108,22 @@ def test_quotes_written_before_name_their_source(tmp_path: Path) -> None:
 
     app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=_fresh_database_url(tmp_path)))
     with app.app_context():
-        upgrade(revision="18d8c5a10bdc")
-        alice, bob = make_user("alice"), make_user("bob")
-        thread = make_thread(make_user("opener"))
-        first = make_reply(alice, thread, "Alita deserves a sequel.\n\nSay it louder.")
-        second = make_reply(alice, thread, "Another thought entirely, on the soundtrack.")
-        old = quote_markdown("alice", first.body) + quote_markdown("alice", "Made up words")
-        old += quote_markdown("alice", second.body) + "Agreed."  # quotes as they were written
-        quoting = reply(bob, thread, old)
-        db.session.commit()
-        assert "data-quote" not in quoting.body_html
-        quoting_id, first_id, second_id = quoting.id, first.id, second.id
-        db.session.remove()
+
+        def old_quotes() -> tuple[int, int, int]:
+            alice, bob = make_user("alice"), make_user("bob")
+            thread = make_thread(make_user("opener"))
+            first = make_reply(alice, thread, "Alita deserves a sequel.\n\nSay it louder.")
+            second = make_reply(alice, thread, "Another thought entirely, on the soundtrack.")
+            old = quote_markdown("alice", first.body) + quote_markdown("alice", "Made up words")
+            old += quote_markdown("alice", second.body) + "Agreed."  # quotes as once written
+            quoting = reply(bob, thread, old)
+            db.session.commit()
+            assert "data-quote" not in quoting.body_html
+            return quoting.id, first.id, second.id
+
+        quoting_id, first_id, second_id = _rows_made_at_head_then_back_to(
+            "18d8c5a10bdc", old_quotes
+        )
         upgrade()
         body, html = db.session.execute(
             sa.text("SELECT body, body_html FROM posts WHERE id = :i"), {"i": quoting_id}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
@@ -98,6 +99,12 @@ class ProfileForm(BaseForm):
     display_name = StringField("Display name", validators=[Optional(), Length(max=60)])
     bio = TextAreaField("About you", validators=[Optional(), Length(max=2000)])
     notify_by_email = BooleanField("Email me about replies, mentions and quotes")
+
+
+class AvatarForm(BaseForm):
+    action = HiddenField(default="avatar")
+    avatar = FileField("Picture", description="JPEG, PNG or WebP, at most 5 MB; cropped square.")
+    remove = BooleanField("Use the letter avatar instead")
 
 
 class EmailChangeForm(BaseForm):

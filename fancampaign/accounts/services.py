@@ -11,14 +11,16 @@ import re
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import IO, Any
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fancampaign import policies, signals
+from fancampaign.accounts.avatars import AVATAR_SIZE
 from fancampaign.accounts.models import Role, User, new_session_token
 from fancampaign.errors import (
     AccountBanned,
@@ -33,6 +35,7 @@ from fancampaign.errors import (
 )
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.services import queue_email
+from fancampaign.news import images
 from fancampaign.text import clean_multiline, clean_text
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
@@ -506,6 +509,32 @@ def update_profile(user: User, *, display_name: str, bio: str, notify_by_email: 
     db.session.flush()
 
 
+def set_avatar(user: User, upload: IO[bytes]) -> None:
+    """Use an uploaded picture as the avatar, checked and re-encoded as cover images are
+    (a centred square); raises NotAllowed for an account not in good standing, InvalidInput
+    (field "avatar") for anything but a JPEG, PNG or WebP picture of a sensible size."""
+    if not policies.can_edit_public_profile(user):
+        raise NotAllowed("Your account is suspended, so your picture cannot change for now.")
+    image = images.read_upload(
+        upload,
+        current_app.config["UPLOAD_MAX_BYTES"],
+        what="Your picture",
+        field="avatar",
+        square=AVATAR_SIZE,
+    )
+    images.write(image)
+    user.avatar_key = images.filename(image.key, AVATAR_SIZE, image.prefix)
+    db.session.flush()
+
+
+def remove_avatar(user: User) -> None:
+    """Go back to the generated letter avatar; raises NotAllowed as set_avatar does."""
+    if not policies.can_edit_public_profile(user):
+        raise NotAllowed("Your account is suspended, so your picture cannot change for now.")
+    user.avatar_key = None
+    db.session.flush()
+
+
 def _require_password(user: User, password: str) -> None:
     if not user.password_hash or not check_password_hash(user.password_hash, password):
         raise NotAllowed("Your current password is not right.")
@@ -575,6 +604,7 @@ def erase_user(user: User) -> None:
     user.password_hash = None
     user.display_name = ""
     user.bio = ""
+    user.avatar_key = None
     user.notify_by_email = False
     user.deleted_at = utcnow()
     user.session_token = new_session_token()

@@ -14,14 +14,22 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
 
 from fancampaign import signals
-from fancampaign.accounts import forms, hooks, services  # noqa: F401  (hooks connect signals)
+from fancampaign.accounts import avatars, forms, hooks, services  # noqa: F401  (hooks connect signals)
 from fancampaign.admin import sitesettings
-from fancampaign.errors import AccountBanned, DomainError, EmailTaken, InvalidToken, UsernameTaken
+from fancampaign.errors import (
+    AccountBanned,
+    DomainError,
+    EmailTaken,
+    InvalidInput,
+    InvalidToken,
+    UsernameTaken,
+)
 from fancampaign.extensions import db, limiter
 from fancampaign.guards import login_required
 from fancampaign.web import attach_error, base_url, render_form, safe_next
@@ -221,7 +229,25 @@ def profile(username: str) -> Any:
     return render_template("accounts/profile.html", user=user, sections=sections)
 
 
-SETTINGS_FORMS = ("profile", "email", "password", "export", "delete")
+@bp.route("/u/<username>/avatar")
+def avatar(username: str) -> Any:
+    user = services.get_by_username(username)
+    if user is None or user.is_deleted:
+        abort(404)
+    # Pages link the avatar with a `v` that changes with it: a day in any cache is safe.
+    if user.avatar_key:
+        return send_from_directory(
+            current_app.config["UPLOAD_FOLDER"], user.avatar_key, max_age=avatars.CACHE_SECONDS
+        )
+    response = Response(avatars.letter_svg(user.username, user.name), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = avatars.CACHE_SECONDS
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+SETTINGS_FORMS = ("profile", "avatar", "email", "password", "export", "delete")
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -241,12 +267,14 @@ def settings() -> Any:
         return cls(prefix=name, **kw)
 
     profile_form = make("profile", forms.ProfileForm, obj=user)
+    avatar_form = make("avatar", forms.AvatarForm)
     email_form = make("email", forms.EmailChangeForm)
     password_form = make("password", forms.PasswordChangeForm)
     export_form = make("export", forms.ExportForm)
     delete_form = make("delete", forms.DeleteAccountForm)
     handlers = {
         "profile": (profile_form, _save_profile),
+        "avatar": (avatar_form, _save_avatar),
         "email": (email_form, _save_email),
         "password": (password_form, _save_password),
         "export": (export_form, _export),
@@ -272,6 +300,7 @@ def settings() -> Any:
         "accounts/settings.html",
         user=user,
         profile_form=profile_form,
+        avatar_form=avatar_form,
         email_form=email_form,
         password_form=password_form,
         export_form=export_form,
@@ -288,6 +317,20 @@ def _save_profile(user: Any, form: forms.ProfileForm) -> Any:
     )
     db.session.commit()
     flash("Your profile has been saved.", "success")
+    return redirect(url_for("accounts.settings"))
+
+
+def _save_avatar(user: Any, form: forms.AvatarForm) -> Any:
+    if form.remove.data:
+        services.remove_avatar(user)
+        message = "You now have the letter avatar."
+    elif form.avatar.data:
+        services.set_avatar(user, form.avatar.data)
+        message = "Your picture has been saved."
+    else:
+        raise InvalidInput("Choose a picture to upload.", field="avatar")
+    db.session.commit()
+    flash(message, "success")
     return redirect(url_for("accounts.settings"))
 
 

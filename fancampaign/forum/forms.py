@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from fancampaign.forms import BaseForm
@@ -30,6 +37,11 @@ def _body_field(label: str) -> TextAreaField:
     )
 
 
+def _preview_button() -> SubmitField:
+    """The form's second button: shows the post rendered, posts nothing."""
+    return SubmitField("Preview")
+
+
 class ThreadForm(BaseForm):
     title = StringField(
         "Title",
@@ -37,11 +49,15 @@ class ThreadForm(BaseForm):
         filters=[_strip],
     )
     body = _body_field("Your post")
+    preview = _preview_button()
 
 
 class ReplyForm(BaseForm):
     body = _body_field("Your reply")
     next = HiddenField()
+    # The post this reply answers (its Reply button), by id.
+    reply_to = HiddenField()
+    preview = _preview_button()
 
 
 class EditPostForm(BaseForm):
@@ -51,6 +67,7 @@ class EditPostForm(BaseForm):
         filters=[_strip],
     )
     body = _body_field("Your post")
+    preview = _preview_button()
 
 
 class CategoryForm(BaseForm):

@@ -125,9 +125,16 @@ class Post(db.Model):
     # True when a moderator, not the author, deleted it: the page says which.
     deleted_by_moderator: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     like_count: Mapped[int] = mapped_column(default=0)
+    # The post this one answers (its Reply button), in the same thread. No foreign key: adding
+    # one to this table rebuilds it on SQLite, whose DROP TABLE (foreign keys on) deletes every
+    # like and revision of the posts; posts go only with their thread, so no id dangles.
+    reply_to_id: Mapped[int | None]
 
     thread: Mapped[Thread] = relationship()
     author: Mapped[User | None] = relationship()
+    reply_to: Mapped[Post | None] = relationship(
+        primaryjoin="foreign(Post.reply_to_id) == remote(Post.id)", viewonly=True
+    )
 
     @property
     def is_held(self) -> bool:
@@ -244,4 +251,44 @@ class ThreadRead(db.Model):
         sa.ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
     )
     last_read_post_id: Mapped[int] = mapped_column(default=0)
+
+
+class PostBookmark(db.Model):
+    """A post a member keeps to find again (their bookmarks page)."""
+
+    __tablename__ = "post_bookmarks"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "post_id", name="uq_post_bookmarks_user_post"),
+        sa.Index("ix_post_bookmarks_post", "post_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    post_id: Mapped[int] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    post: Mapped[Post] = relationship()
+
+
+class Draft(db.Model):
+    """What a member was writing: a reply to a thread (thread_id) or a new thread in a
+    category (category_id, with its title), one of each per member, kept until it is posted."""
+
+    __tablename__ = "post_drafts"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "thread_id", name="uq_post_drafts_user_thread"),
+        sa.UniqueConstraint("user_id", "category_id", name="uq_post_drafts_user_category"),
+        sa.CheckConstraint("(thread_id IS NULL) <> (category_id IS NULL)", name="one_place"),
+        sa.Index("ix_post_drafts_thread", "thread_id"),
+        sa.Index("ix_post_drafts_category", "category_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    thread_id: Mapped[int | None] = mapped_column(sa.ForeignKey("threads.id", ondelete="CASCADE"))
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("categories.id", ondelete="CASCADE")
+    )
+    title: Mapped[str] = mapped_column(sa.String(MAX_TITLE), default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

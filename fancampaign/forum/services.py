@@ -39,7 +39,9 @@ from fancampaign.forum.models import (
     TRACKING,
     WATCHING,
     Category,
+    Draft,
     Post,
+    PostBookmark,
     PostLike,
     PostRevision,
     Thread,
@@ -298,7 +300,7 @@ def _post_rows(ids: Any) -> sa.Select[tuple[Post]]:
         sa.select(Post)
         .join(ids, ids.c.id == Post.id)
         .order_by(Post.id)
-        .options(joinedload(Post.author))
+        .options(joinedload(Post.author), joinedload(Post.reply_to).joinedload(Post.author))
     )
 
 
@@ -467,12 +469,29 @@ def user_posts(user: User, viewer: Any, limit: int = 5) -> list[Post]:
 
 
 def export_user(user: User) -> dict[str, Any]:
-    """The user's threads and posts, for "export my data"."""
+    """The user's threads, posts, bookmarks and drafts, for "export my data"."""
     threads = db.session.scalars(
         sa.select(Thread).where(Thread.author_id == user.id).order_by(Thread.id)
     )
     posts = db.session.scalars(sa.select(Post).where(Post.author_id == user.id).order_by(Post.id))
+    marks = db.session.scalars(
+        sa.select(PostBookmark).where(PostBookmark.user_id == user.id).order_by(PostBookmark.id)
+    )
+    drafts = db.session.scalars(sa.select(Draft).where(Draft.user_id == user.id).order_by(Draft.id))
     return {
+        "bookmarks": [
+            {"post_id": m.post_id, "created_at": m.created_at.isoformat()} for m in marks
+        ],
+        "drafts": [
+            {
+                "thread_id": d.thread_id,
+                "category_id": d.category_id,
+                "title": d.title,
+                "body": d.body,
+                "updated_at": d.updated_at.isoformat(),
+            }
+            for d in drafts
+        ],
         "threads": [
             {"id": t.id, "title": t.title, "created_at": t.created_at.isoformat()} for t in threads
         ],
@@ -480,6 +499,7 @@ def export_user(user: User) -> dict[str, Any]:
             {
                 "id": p.id,
                 "thread_id": p.thread_id,
+                "reply_to_id": p.reply_to_id,
                 "body": p.body,
                 "created_at": p.created_at.isoformat(),
                 "edited_at": p.edited_at.isoformat() if p.edited_at else None,
@@ -701,6 +721,7 @@ def create_thread(user: User, category: Category, title: str, body: str) -> Thre
     body = check_body(body)
     held = _screen(f"{title}\n{body}")
     held = newcomers.screen(user, f"{title}\n{body}") or held
+    discard_draft(user, category=category)
     return _new_thread(category, user, title, body, held=held)
 
 
@@ -713,11 +734,13 @@ def first_post(thread: Thread) -> Post:
     return post
 
 
-def reply(user: User, thread: Thread, body: str) -> Post:
+def reply(user: User, thread: Thread, body: str, reply_to: int | None = None) -> Post:
     """Add a reply; raises NotAllowed, ThreadLocked, InvalidInput or BlockedText.
 
     Locked threads take replies from moderators only. A held reply is stored hidden and counts
-    nowhere (and notifies nobody) until moderation releases it.
+    nowhere (and notifies nobody) until moderation releases it. `reply_to`: the id of the post
+    it answers, kept when that post is in this thread and the user may read it (else the reply
+    answers the thread). The user's draft for the thread is done with.
     """
     if not policies.can_reply(user, thread):
         if policies.can_participate(user) and thread.is_locked:
@@ -731,6 +754,9 @@ def reply(user: User, thread: Thread, body: str) -> Post:
     post = _add_post(thread, user.id, body, html, now, held=held)
     tracking.watch_automatically(user, thread, TRACKING)
     tracking.record_read(user, thread, post.id)
+    answered = answered_post(user, thread, reply_to)
+    post.reply_to_id = answered.id if answered is not None else None
+    discard_draft(user, thread=thread)
     if not held:
         _bump_for_new_post(thread, user.id, now, first=False)
         _notify_reply(post, thread, user, mentioned)
@@ -916,6 +942,188 @@ def toggle_like(user: User, post: Post) -> bool:
     )
     db.session.expire(post, ["like_count"])
     return liked
+
+
+def answered_post(user: Any, thread: Thread, post_id: int | None) -> Post | None:
+    """The post of this thread a reply answers, if the user may read it (else None)."""
+    if not post_id or not 0 < post_id <= MAX_ID:
+        return None
+    post = db.session.get(Post, post_id)
+    if post is None or post.thread_id != thread.id or not policies.can_read_post(user, post):
+        return None
+    return post
+
+
+def preview(user: Any, body: str) -> str:
+    """The body as it would be posted: Markdown rendered and sanitised by the same renderer,
+    mentions of known members linked. Raises NotAllowed or InvalidInput (field "body")."""
+    _require(policies.can_preview(user), user, "You cannot post here.")
+    try:
+        body = check_body(body)
+    except InvalidInput as err:
+        raise InvalidInput(err.message, field="body") from err
+    return _render(body)[0]
+
+
+# Bookmarks ---------------------------------------------------------------------------------
+
+
+def toggle_bookmark(user: User, post: Post) -> bool:
+    """Bookmark a post, or take the bookmark away; returns whether it is now bookmarked.
+
+    One bookmark per member per post (a unique constraint; a lost race counts as bookmarked).
+    Raises NotAllowed for a post the member may not read or an account not in good standing.
+    """
+    _require(policies.can_bookmark(user, post), user, "You cannot bookmark this post.")
+    removed = db.session.execute(
+        sa.delete(PostBookmark).where(
+            PostBookmark.post_id == post.id, PostBookmark.user_id == user.id
+        ),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if removed:
+        return False
+    try:
+        with db.session.begin_nested():
+            db.session.add(PostBookmark(post_id=post.id, user_id=user.id))
+    except IntegrityError:
+        pass
+    return True
+
+
+def bookmarked_ids(viewer: Any, post_ids: Sequence[int]) -> set[int]:
+    """Which of these posts the viewer bookmarked: one query, none for visitors or no ids."""
+    if not post_ids or not policies.is_member(viewer):
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(PostBookmark.post_id).where(
+                PostBookmark.user_id == viewer.id, PostBookmark.post_id.in_(sorted(post_ids))
+            )
+        )
+    )
+
+
+def bookmarks_page(user: User, page: int, per_page: int = PER_PAGE) -> Any:
+    """A page of the member's bookmarks, newest first, with their posts, threads and authors;
+    posts they may no longer read (hidden or deleted since) are left out."""
+    query = (
+        sa.select(PostBookmark)
+        .join(Post, Post.id == PostBookmark.post_id)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(PostBookmark.user_id == user.id)
+        .order_by(PostBookmark.id.desc())
+        .options(
+            joinedload(PostBookmark.post).joinedload(Post.thread),
+            joinedload(PostBookmark.post).joinedload(Post.author),
+        )
+    )
+    if not policies.can_moderate(user):
+        query = query.where(
+            Post.is_deleted.is_(False),
+            sa.or_(Post.is_hidden.is_(False), Post.author_id == user.id),
+            sa.or_(Thread.is_hidden.is_(False), Thread.author_id == user.id),
+        )
+    pages = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    apply_quote_visibility(user, [mark.post for mark in pages.items])
+    return pages
+
+
+# Drafts ------------------------------------------------------------------------------------
+
+
+def _draft_place(thread: Thread | None, category: Category | None) -> Any:
+    if (thread is None) == (category is None):
+        raise ValueError("a draft belongs to a thread or to a category")
+    if thread is not None:
+        return Draft.thread_id == thread.id
+    return Draft.category_id == category.id  # type: ignore[union-attr]
+
+
+def draft_for(
+    user: Any, *, thread: Thread | None = None, category: Category | None = None
+) -> Draft | None:
+    """The member's draft of a reply to this thread, or of a new thread in this category."""
+    if not policies.is_member(user):
+        return None
+    return db.session.scalar(
+        sa.select(Draft).where(Draft.user_id == user.id, _draft_place(thread, category))
+    )
+
+
+def save_draft(
+    user: User,
+    *,
+    thread: Thread | None = None,
+    category: Category | None = None,
+    body: str,
+    title: str = "",
+) -> Draft | None:
+    """Keep what the member is writing (one draft per thread, one per category); an empty
+    one is discarded. Raises NotAllowed. Lengths are capped, never refused: a draft keeps
+    the text of a post that was refused for its length."""
+    _require(policies.can_keep_drafts(user), user, "You cannot post here.")
+    body = clean_multiline(body or "")[: MAX_BODY * 2]
+    title = clean_text(title or "")[:MAX_TITLE]
+    if not body.strip() and not title:
+        discard_draft(user, thread=thread, category=category)
+        return None
+    values = {"body": body, "title": title, "updated_at": utcnow()}
+    draft = draft_for(user, thread=thread, category=category)
+    if draft is None:
+        try:
+            with db.session.begin_nested():
+                draft = Draft(
+                    user_id=user.id,
+                    thread_id=thread.id if thread is not None else None,
+                    category_id=category.id if category is not None else None,
+                    **values,
+                )
+                db.session.add(draft)
+            return draft
+        except IntegrityError:  # saved by a request of theirs a moment ago: update that one
+            draft = draft_for(user, thread=thread, category=category)
+            if draft is None:  # pragma: no cover - the other insert was rolled back
+                return None
+    for name, value in values.items():
+        setattr(draft, name, value)
+    db.session.flush()
+    return draft
+
+
+def discard_draft(
+    user: Any, *, thread: Thread | None = None, category: Category | None = None
+) -> None:
+    """Forget the member's draft for this thread or category (posted, or emptied)."""
+    db.session.execute(
+        sa.delete(Draft).where(Draft.user_id == user.id, _draft_place(thread, category)),
+        execution_options={"synchronize_session": False},
+    )
+
+
+# Mentions ----------------------------------------------------------------------------------
+
+MAX_SUGGESTIONS = 8
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_]{1,30}")
+
+
+def mention_suggestions(prefix: str, limit: int = MAX_SUGGESTIONS) -> list[User]:
+    """Members whose username starts with `prefix` (letters, digits, underscore), in order:
+    the few an @mention box suggests. Deleted and banned accounts are never suggested."""
+    if not _PREFIX_RE.fullmatch(prefix or ""):
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.username_lower.startswith(prefix.lower(), autoescape=True),
+                User.deleted_at.is_(None),
+                User.is_banned.is_(False),
+            )
+            .order_by(User.username_lower)
+            .limit(min(limit, MAX_SUGGESTIONS))
+        )
+    )
 
 
 # Categories (admins) ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from flask import (
@@ -11,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -20,23 +22,26 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
-from fancampaign.accounts.marks import id_set
+from fancampaign.accounts.marks import id_mark, id_set
 from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
 from fancampaign.caching import EVERY_PAGE
-from fancampaign.errors import DomainError
+from fancampaign.errors import DomainError, error_response
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, hooks, services, tracking  # noqa: F401
-from fancampaign.forum.models import LEVELS, Category, Post, Thread
-from fancampaign.guards import _to_login, admin_required, moderator_required
+from fancampaign.forum.models import LEVELS, Category, Draft, Post, PostBookmark, Thread
+from fancampaign.guards import _to_login, admin_required, login_required, moderator_required
 from fancampaign.pagecache import Fill, Page, Viewer, each, page_meta, render_part
-from fancampaign.routing import id_arg, page_arg
+from fancampaign.routing import id_arg, page_arg, parse_id
 from fancampaign.text import quote_markdown
 from fancampaign.web import attach_error, render_form, safe_next
 
 bp = Blueprint("forum", __name__)
 
 HELD_MESSAGE = "Thanks. Your post will appear once a moderator has reviewed it."
+TOO_FAST_MESSAGE = (
+    "You are posting too fast. Your text is kept as a draft: wait a minute and post it again."
+)
 
 
 # Rate limits: per user id, on POST only, for new accounts (staff and older accounts exempt).
@@ -66,6 +71,46 @@ def _limit(name: str) -> Any:
 
 def _page_arg() -> int:
     return page_arg()
+
+
+def _helper_limit(limit: str) -> Any:
+    """The writing helpers (preview, drafts, mention suggestions): per member, every request."""
+    return limiter.limit(limit, key_func=_user_key)
+
+
+def _keep_draft(form: Any, **place: Any) -> None:
+    """Keep the text of a refused post as the member's draft (it comes back when they do)."""
+    if not policies.can_keep_drafts(current_user):
+        return
+    title = form.title.data if "title" in form._fields else ""
+    try:
+        services.save_draft(current_user, body=form.body.data or "", title=title or "", **place)
+    except DomainError:
+        db.session.rollback()
+        return
+    db.session.commit()
+
+
+def _restore_draft(form: Any, **place: Any) -> None:
+    """An empty form gets the member's draft for this place back."""
+    if form.body.data or not policies.can_keep_drafts(current_user):
+        return
+    draft = services.draft_for(current_user, **place)
+    if draft is not None:
+        form.body.data = draft.body
+        if "title" in form._fields and not form.title.data:
+            form.title.data = draft.title
+
+
+def _preview_of(form: Any) -> str | None:
+    """The form's body rendered, when its Preview button was pressed (errors go on the form)."""
+    if not form.preview.data:
+        return None
+    try:
+        return services.preview(current_user, form.body.data)
+    except DomainError as err:
+        attach_error(form, err, "body")
+        return None
 
 
 def _post_location(post: Post) -> str:
@@ -163,7 +208,7 @@ def category(slug: str) -> Any:
     )
 
 
-def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
+def _render_thread(thread: Thread, form: Any, status: int = 200, preview: str | None = None) -> Any:
     total = None
     if request.args.get("page") == "last":
         # One count gives both the last page's number and the pagination's total.
@@ -182,6 +227,9 @@ def _render_thread(thread: Thread, form: Any, status: int = 200) -> Any:
         posts=posts,
         state=tracking.thread_states(current_user, [thread.id]).get(thread.id),
         liked=services.liked_ids(current_user, posts.items),
+        bookmarked=services.bookmarked_ids(current_user, [p.id for p in posts.items]),
+        replying_to=services.answered_post(current_user, thread, parse_id(form.reply_to.data)),
+        preview=preview,
         subject=subject,
         form=form,
         quote_markdown=quote_markdown,
@@ -198,25 +246,68 @@ def note_posts(thread: Thread | None, posts: list[Post], **more: Any) -> None:
     authors.update(a for p in posts for a in p.unreadable_quote_authors)
     if thread is not None and thread.author_id is not None:
         authors.add(thread.author_id)
-    page_meta(posts=[p.id for p in posts], authors=sorted(authors), **more)
+    page_meta(
+        posts=[p.id for p in posts],
+        authors=sorted(authors),
+        thread=thread.id if thread is not None else None,
+        **more,
+    )
+
+
+@cache
+def _draft_mark() -> Any:
+    """A column for the viewer's users row: whether they have a draft for the thread
+    `mark_draft_threads` (see `cache.viewer_marks`)."""
+    drafts = Draft.__table__
+    return id_mark(drafts.c.thread_id, drafts.c.user_id, "mark_draft_threads")
+
+
+@cache
+def _bookmark_mark() -> Any:
+    """A column for the viewer's users row: which of the posts `mark_bookmarked_ids` they
+    bookmarked, read with the login (a shared page costs no query of its own for them; a
+    page rendered for its viewer alone asks services.bookmarked_ids)."""
+    marks = PostBookmark.__table__
+    return id_mark(marks.c.post_id, marks.c.user_id, "mark_bookmarked_ids")
 
 
 def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a member's version of a page of posts asks about them: their likes among them."""
-    return {"liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]})}
+    """What a member's version of a page of posts asks about them: their likes and bookmarks
+    among them, and whether they have a draft reply to the thread."""
+    marks = {
+        "liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]}),
+        "bookmarked": (_bookmark_mark(), {"mark_bookmarked_ids": meta["posts"]}),
+    }
+    if meta.get("thread"):
+        marks["drafted"] = (_draft_mark(), {"mark_draft_threads": [meta["thread"]]})
+    return marks
+
+
+def bookmark_control(post_id: int, marked: bool) -> str:
+    """The Bookmark button of one post for one viewer (a slot of the shared page)."""
+    return render_part(
+        "forum/_bookmark.html",
+        action=url_for("forum.bookmark", post_id=post_id),
+        marked=marked,
+    )
 
 
 def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
-    """A member's version of a page of posts rendered for every member: their likes; their
-    own posts (Edit and Delete instead of Like and Report) need a page of their own."""
-    if viewer.user.id in meta["authors"]:
+    """A member's version of a page of posts rendered for every member: their likes and
+    bookmarks; their own posts (Edit and Delete instead of Like and Report) and their draft
+    in the reply box need a page of their own."""
+    if viewer.user.id in meta["authors"] or id_set(viewer.marks.get("drafted")):
         return None
     liked = id_set(viewer.marks["liked"])
+    bookmarked = id_set(viewer.marks.get("bookmarked"))
 
     def like(args: dict[str, str]) -> dict[str, str]:
         return {arg: render_part("forum/_like_word.html", liked=int(arg) in liked) for arg in args}
 
-    return {"like": like}
+    def bookmark(args: dict[str, str]) -> dict[str, str]:
+        return {arg: bookmark_control(int(arg), int(arg) in bookmarked) for arg in args}
+
+    return {"like": like, "bookmark": bookmark}
 
 
 def thread_marks(meta: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +349,7 @@ thread_page = Page(
     "thread",
     depends=("forum", "petitions", "news", *EVERY_PAGE),
     lagging=("signatures",),
-    args=("page", "quote"),
+    args=("page", "quote", "reply_to"),
     marks=thread_marks,
     fills=personal_thread,
 )
@@ -284,6 +375,8 @@ def thread(thread_id: int, slug: str | None = None) -> Any:
             form.body.data = quote_markdown(
                 quoted.author.username if quoted.author else "", quoted.body, quoted.id
             )
+    form.reply_to.data = id_arg("reply_to") or id_arg("quote") or ""
+    _restore_draft(form, thread=thread)
     return _render_thread(thread, form)
 
 
@@ -394,11 +487,18 @@ def new_thread(slug: str) -> Any:
             or "Only organisers can start threads here.",
         )
     form = forms.ThreadForm()
-    if form.validate_on_submit():
+    if not form.is_submitted():
+        _restore_draft(form, category=category)
+    elif not form.validate_on_submit() or form.preview.data:
+        preview = _preview_of(form) if not form.errors else None
+        _keep_draft(form, category=category)
+        return render_form("forum/new_thread.html", form=form, category=category, preview=preview)
+    else:
         try:
             thread = services.create_thread(current_user, category, form.title.data, form.body.data)
         except DomainError as err:
             attach_error(form, err, "title" if "title" in err.message.lower() else "body")
+            _keep_draft(form, category=category)
             return render_form(
                 "forum/new_thread.html", status=err.status_code, form=form, category=category
             )
@@ -418,12 +518,17 @@ def reply(thread_id: int) -> Any:
     if not current_user.is_authenticated:
         return _to_login()
     form = forms.ReplyForm()
-    if not form.validate_on_submit():
-        return _render_thread(thread, form)
+    if not form.validate_on_submit() or form.preview.data:
+        preview = _preview_of(form) if not form.errors else None
+        _keep_draft(form, thread=thread)
+        return _render_thread(thread, form, preview=preview)
     try:
-        post = services.reply(current_user, thread, form.body.data)
+        post = services.reply(
+            current_user, thread, form.body.data, reply_to=parse_id(form.reply_to.data)
+        )
     except DomainError as err:
         attach_error(form, err, "body")
+        _keep_draft(form, thread=thread)
         return _render_thread(thread, form, status=err.status_code)
     db.session.commit()
     if post.is_hidden:
@@ -448,6 +553,9 @@ def edit_post(post_id: int) -> Any:
     if not policies.can_edit_post(current_user, post):
         abort(403)
     form = forms.EditPostForm(data={"body": post.body, "title": post.thread.title})
+    if form.is_submitted() and form.preview.data:
+        preview = _preview_of(form) if form.validate() else None
+        return render_form("forum/edit_post.html", form=form, post=post, preview=preview)
     if form.validate_on_submit():
         try:
             services.edit_post(
@@ -490,6 +598,99 @@ def like(post_id: int) -> Any:
     db.session.commit()
     flash("You like this post." if liked else "You no longer like this post.", "success")
     return redirect(_post_location(post))
+
+
+@bp.route("/forum/p/<int:post_id>/bookmark", methods=["POST"])
+def bookmark(post_id: int) -> Any:
+    post = services.get_post(post_id, current_user)
+    if not current_user.is_authenticated:
+        return _to_login()
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    marked = services.toggle_bookmark(current_user, post)
+    db.session.commit()
+    flash("The post is bookmarked." if marked else "The bookmark is removed.", "success")
+    return redirect(safe_next(request.form.get("next"), _post_location(post)))
+
+
+@bp.route("/bookmarks")
+@login_required
+def bookmarks() -> Any:
+    marks = services.bookmarks_page(current_user, _page_arg())
+    return render_template("forum/bookmarks.html", bookmarks=marks)
+
+
+# Writing helpers: server-rendered preview, drafts, mention suggestions (for static/js) ------
+
+
+def _json_error(status: int, detail: str) -> Any:
+    return jsonify(error={"status": status, "detail": detail}), status
+
+
+@bp.route("/forum/preview", methods=["POST"])
+@_helper_limit("30/minute")
+def preview() -> Any:
+    if not policies.can_preview(current_user):
+        return _json_error(403, "Log in to preview your post.")
+    try:
+        html = services.preview(current_user, request.form.get("body", ""))
+    except DomainError as err:
+        return _json_error(err.status_code, err.message)
+    return jsonify(html=html)
+
+
+@bp.route("/forum/drafts", methods=["POST"])
+@_helper_limit("20/minute")
+def save_draft() -> Any:
+    if not policies.can_keep_drafts(current_user):
+        return _json_error(403, "Log in to keep drafts.")
+    thread_id = parse_id(request.form.get("thread"))
+    if thread_id is not None:
+        place: dict[str, Any] = {"thread": services.get_thread(thread_id, current_user)}
+    else:
+        place = {"category": services.get_category(request.form.get("category") or "")}
+    services.save_draft(
+        current_user,
+        body=request.form.get("body", ""),
+        title=request.form.get("title", ""),
+        **place,
+    )
+    db.session.commit()
+    return "", 204
+
+
+@bp.route("/forum/mentions")
+@_helper_limit("60/minute")
+def mentions() -> Any:
+    if not policies.can_look_up_members(current_user):
+        return _json_error(403, "Log in to look up members.")
+    users = services.mention_suggestions(request.args.get("q", ""))
+    response = jsonify(users=[{"username": u.username, "name": u.name} for u in users])
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.errorhandler(429)
+def too_fast(err: Any) -> Any:
+    """A refused reply or thread comes back as its form, the text in it and kept as a draft;
+    any other limit gets the site's "too many requests" answer."""
+    if not current_user.is_authenticated or request.endpoint not in (
+        "forum.reply",
+        "forum.new_thread",
+    ):
+        return error_response(429)
+    args = request.view_args or {}
+    if request.endpoint == "forum.reply":
+        thread = services.get_thread(args["thread_id"], current_user)
+        form: Any = forms.ReplyForm()
+        _keep_draft(form, thread=thread)
+        form.form_errors.append(TOO_FAST_MESSAGE)
+        return _render_thread(thread, form, status=429)
+    category = services.get_category(args["slug"])
+    form = forms.ThreadForm()
+    _keep_draft(form, category=category)
+    form.form_errors.append(TOO_FAST_MESSAGE)
+    return render_form("forum/new_thread.html", status=429, form=form, category=category)
 
 
 @bp.route("/forum/p/<int:post_id>/revisions")

@@ -1,9 +1,12 @@
-"""Cover images: checked by content, re-encoded and resized by Pillow, stored by content hash.
+"""Uploaded images: checked by content, re-encoded and resized by Pillow, stored by content hash.
 
 An upload is trusted for nothing: its name and declared type are ignored. Pillow must open
 and verify it as one of the allowed formats; it is then decoded, turned upright (EXIF
 orientation), re-encoded as WebP at a few widths without any metadata (EXIF, GPS, ICC),
 and only then written, under a name made from the hash of the original bytes.
+
+Cover images (and the site's logo and share image) keep their shape at a few widths; avatars
+(`square=`) are cropped to a centred square of one size. Both go through the same checks.
 """
 
 from __future__ import annotations
@@ -44,14 +47,15 @@ class ProcessedImage:
 
     key: str
     variants: dict[int, bytes] = field(default_factory=dict)
+    prefix: str = "news"
 
     @property
     def widths(self) -> list[int]:
         return sorted(self.variants)
 
 
-def filename(key: str, width: int) -> str:
-    return f"news-{key}-{width}.webp"
+def filename(key: str, width: int, prefix: str = "news") -> str:
+    return f"{prefix}-{key}-{width}.webp"
 
 
 def read_limited(stream: IO[bytes], max_bytes: int) -> bytes:
@@ -63,8 +67,9 @@ def read_limited(stream: IO[bytes], max_bytes: int) -> bytes:
     return data
 
 
-def process(data: bytes) -> ProcessedImage:
-    """Check the bytes are an allowed image and make the resized, metadata-free variants."""
+def process(data: bytes, *, square: int | None = None) -> ProcessedImage:
+    """Check the bytes are an allowed image and make the resized, metadata-free variants;
+    with `square`, one variant: the centred square, `square` pixels wide (an avatar)."""
     if not data:
         raise InvalidImage("The cover image file is empty.")
     try:
@@ -80,7 +85,7 @@ def process(data: bytes) -> ProcessedImage:
             with Image.open(io.BytesIO(data)) as img:
                 img.load()
                 upright = ImageOps.exif_transpose(img)
-                variants = _encode_variants(upright)
+                variants = _encode_square(upright, square) if square else _encode_variants(upright)
     except (InvalidImage, ImageTooLarge):
         raise
     except (
@@ -93,7 +98,29 @@ def process(data: bytes) -> ProcessedImage:
         EOFError,
     ) as exc:
         raise InvalidImage() from exc
-    return ProcessedImage(key=hashlib.sha256(data).hexdigest()[:32], variants=variants)
+    return ProcessedImage(
+        key=hashlib.sha256(data).hexdigest()[:32],
+        variants=variants,
+        prefix="avatar" if square else "news",
+    )
+
+
+def read_upload(
+    stream: IO[bytes], max_bytes: int, *, what: str, field: str, square: int | None = None
+) -> ProcessedImage:
+    """Read and process an upload (see `process`); its errors name it `what` ("Your
+    picture") and carry the form's `field`. Raises InvalidImage or ImageTooLarge."""
+    try:
+        return process(read_limited(stream, max_bytes), square=square)
+    except InvalidInput as err:
+        raise type(err)(err.message.replace("The cover image", what), field=field) from err
+
+
+def _encode_square(img: Image.Image, size: int) -> dict[int, bytes]:
+    square = ImageOps.fit(img.convert("RGB"), (size, size), Image.LANCZOS)
+    buf = io.BytesIO()
+    square.save(buf, format="WEBP", quality=QUALITY, method=4)
+    return {size: buf.getvalue()}
 
 
 def _encode_variants(img: Image.Image) -> dict[int, bytes]:
@@ -123,7 +150,7 @@ def write(image: ProcessedImage) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for width, blob in image.variants.items():
-        target = folder / filename(image.key, width)
+        target = folder / filename(image.key, width, image.prefix)
         if target.exists():
             continue  # same content, same name: already there
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
