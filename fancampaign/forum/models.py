@@ -251,6 +251,7 @@ class ThreadRead(db.Model):
         sa.ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
     )
     last_read_post_id: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PostBookmark(db.Model):
