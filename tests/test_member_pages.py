@@ -222,3 +222,29 @@ def test_a_page_naming_its_viewer_outside_a_slot_is_not_shared(app, as_member):
     assert "Hello named" in html and source is None
     html, source = get(as_member(make_user("other")), "/probe/me")
     assert "Hello other" in html and source is None
+
+
+def test_the_forms_in_a_members_fill_carry_their_own_token(app, as_member):
+    """A fill's html is kept for every viewer: a form in it (Withdraw, in the signed box)
+    holds each viewer's own CSRF token, never the one of whoever it was first made for."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    petition = make_petition(title="Withdraw with your own token")
+    first, second = make_user("firstsigner"), make_user("secondsigner")
+    for user in (first, second):
+        petitions.sign_petition(user, petition)
+    db.session.commit()
+    path = f"/petitions/{petition.slug}"
+    get(as_member(make_user("warmup")), path)
+
+    tokens = []
+    for user in (first, second):
+        client = as_member(user)
+        html, source = get(client, path)
+        assert source == "hit"
+        box = html.split('id="sign"')[1].split("</section>")[0]
+        form = box[box.index("/withdraw") :]
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        tokens.append(token)
+        response = client.post(f"{path}/withdraw", data={"csrf_token": token})
+        assert response.status_code in (302, 303), response.status_code
+    assert tokens[0] != tokens[1]

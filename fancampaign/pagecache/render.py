@@ -99,9 +99,19 @@ def render_part(template: str, **context: Any) -> str:
     key = (template, repr(sorted(context.items())))
     html = _PARTS.get(key)
     if html is None:
-        html = current_app.jinja_env.get_template(template).render(
-            context, csrf_token=lambda: CSRF_MARK
-        )
+        # Every way a template asks for the token (the `csrf_token` global that imported
+        # macros call, a form's field) gets the mark, never this request's own token: the
+        # html is kept for every viewer, and each gets their own token in its place.
+        before = g.pop("csrf_token", None)
+        g.csrf_token = CSRF_MARK
+        try:
+            html = current_app.jinja_env.get_template(template).render(
+                context, csrf_token=lambda: CSRF_MARK
+            )
+        finally:
+            g.pop("csrf_token", None)
+            if before is not None:
+                g.csrf_token = before
         if len(_PARTS) >= _PARTS_MAX:
             _PARTS.clear()
         _PARTS[key] = html
