@@ -265,14 +265,15 @@ class ThreadState:
         return self.last_read_post_id is not None
 
 
-def thread_states(
-    viewer: Any, thread_ids: list[int], now: datetime | None = None
-) -> dict[int, ThreadState]:
-    """This member's state for each of these threads (level, position, unread count, new):
-    one query for the lot, none for visitors (and the shared rendering's stand-in)."""
-    if not thread_ids or not policies.is_member(viewer) or not viewer.id:
-        return {}
-    uid = viewer.id
+_STATES: list[Any] = []
+
+
+def _states_statement() -> Any:
+    """`thread_states`' query, built once (it runs on every member's category page): the
+    member (`uid`) and the threads (`thread_ids`) are its parameters."""
+    if _STATES:
+        return _STATES[0]
+    uid = sa.bindparam("uid")
     read = sa.orm.aliased(ThreadRead)
     own = sa.orm.aliased(ThreadWatch)
     inherited = sa.orm.aliased(CategoryWatch)
@@ -282,7 +283,7 @@ def thread_states(
         .correlate(Thread, read)
         .scalar_subquery()
     )
-    rows = db.session.execute(
+    statement = (
         sa.select(
             Thread.id,
             Thread.created_at,
@@ -299,7 +300,22 @@ def thread_states(
             inherited,
             sa.and_(inherited.category_id == Thread.category_id, inherited.user_id == uid),
         )
-        .where(Thread.id.in_(sorted(set(thread_ids))))
+        .where(Thread.id.in_(sa.bindparam("thread_ids", expanding=True)))
+    )
+    _STATES.append(statement)
+    return statement
+
+
+def thread_states(
+    viewer: Any, thread_ids: list[int], now: datetime | None = None
+) -> dict[int, ThreadState]:
+    """This member's state for each of these threads (level, position, unread count, new):
+    one query for the lot, none for visitors (and the shared rendering's stand-in)."""
+    if not thread_ids or not policies.is_member(viewer) or not viewer.id:
+        return {}
+    uid = viewer.id
+    rows = db.session.execute(
+        _states_statement(), {"uid": uid, "thread_ids": sorted(set(thread_ids))}
     )
     fresh = (now or utcnow()) - NEW_FOR
     states = {}
