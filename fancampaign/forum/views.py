@@ -283,13 +283,22 @@ def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return marks
 
 
+_PLACE = 987654321  # stands for a post id in an address made once (`_bookmark_action`)
+
+
+def _bookmark_action(post_id: int) -> str:
+    """Where a post's Bookmark button posts: url_for once per app, then the id put in (a page
+    of posts fills a button for each post on every member's request)."""
+    made = current_app.extensions.get("fancampaign_bookmark_action")
+    if made is None:
+        made = url_for("forum.bookmark", post_id=_PLACE).split(str(_PLACE))
+        current_app.extensions["fancampaign_bookmark_action"] = made
+    return str(post_id).join(made)
+
+
 def bookmark_control(post_id: int, marked: bool) -> str:
     """The Bookmark button of one post for one viewer (a slot of the shared page)."""
-    return render_part(
-        "forum/_bookmark.html",
-        action=url_for("forum.bookmark", post_id=post_id),
-        marked=marked,
-    )
+    return render_part("forum/_bookmark.html", action=_bookmark_action(post_id), marked=marked)
 
 
 def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
