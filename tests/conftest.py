@@ -205,3 +205,39 @@ def later(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(clock, "now", lambda: real() + moved[0])
 
     return move
+
+
+@pytest.fixture(params=["redis", "local+redis", "local"])
+def page_cache_setup(request: pytest.FixtureRequest, app: Flask) -> str:
+    """The page cache on each of its set-ups, whichever database runs the test: versions and
+    pages in Redis (several hosts), versions on this machine with Redis, and no Redis at all
+    (the quick start). Use with `pytest.mark.usefixtures("page_cache_setup")`."""
+    from tests.helpers import REDIS_URL as redis_url
+    from tests.helpers import redis_is_up
+
+    if request.param != "local" and not redis_is_up():
+        pytest.skip("needs Redis (REDIS_URL)")
+    app.config["PAGE_CACHE_ENABLED"] = True
+    app.config["PAGE_CACHE_VERSIONS"] = "redis" if request.param == "redis" else "local"
+    if request.param == "local":
+        app.config.pop("REDIS_URL", None)
+    else:
+        app.config["REDIS_URL"] = redis_url
+    return str(request.param)
+
+
+@pytest.fixture
+def as_member(app: Flask) -> Any:
+    """as_member(user): a new test client logged in as that user (its own cookie jar);
+    as_member(None): a new visitor's."""
+
+    def _client(user: Any) -> Any:
+        client = app.test_client()
+        if user is None:
+            return client
+        with client.session_transaction() as session:
+            session["_user_id"] = user.get_id()
+            session["_fresh"] = True
+        return client
+
+    return _client

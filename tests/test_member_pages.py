@@ -4,7 +4,6 @@ own for anyone the shared rendering cannot describe."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -21,38 +20,9 @@ from fancampaign.notifications.services import notify
 from fancampaign.pagecache import Page, frozen
 from fancampaign.petitions import services as petitions
 from tests.factories import make_news_post, make_petition, make_thread, make_user
-from tests.helpers import REDIS_URL, count_queries, redis_is_up
+from tests.helpers import count_queries
 
-pytestmark = [pytest.mark.config(PAGE_CACHE_ENABLED=True)]
-
-
-@pytest.fixture(autouse=True, params=["redis", "local+redis", "local"])
-def own_keys(app, request, tmp_path):
-    """Each test with the versions and pages in Redis (several hosts), with the versions on
-    this machine, and with no Redis at all (the quick start), whichever database runs it."""
-    if request.param != "local" and not redis_is_up():
-        pytest.skip("needs Redis (REDIS_URL)")
-    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
-    app.config["PAGE_CACHE_VERSIONS"] = "redis" if request.param == "redis" else "local"
-    app.config["PAGE_CACHE_VERSIONS_FILE"] = str(tmp_path / "page-versions")
-    if request.param == "local":
-        app.config.pop("REDIS_URL", None)
-    else:
-        app.config["REDIS_URL"] = REDIS_URL
-
-
-@pytest.fixture
-def as_member(app):
-    """as_member(user): a new test client logged in as that user (its own cookie jar)."""
-
-    def _client(user: Any) -> Any:
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
-        return client
-
-    return _client
+pytestmark = [pytest.mark.usefixtures("page_cache_setup")]
 
 
 def get(client: Any, path: str) -> tuple[str, str | None]:

@@ -7,7 +7,6 @@ this machine with Redis; no Redis at all, the quick start), whichever database r
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -27,22 +26,8 @@ from fancampaign.pagecache import frozen, render
 from fancampaign.petitions import services as petitions
 from tests.conftest import make_config
 from tests.factories import make_news_post, make_petition, make_thread, make_user
-from tests.helpers import REDIS_URL, redis_is_up
 
-pytestmark = [pytest.mark.config(PAGE_CACHE_ENABLED=True)]
-
-
-@pytest.fixture(autouse=True, params=["redis", "local+redis", "local"])
-def setup(app, request, tmp_path):
-    if request.param != "local" and not redis_is_up():
-        pytest.skip("needs Redis (REDIS_URL)")
-    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
-    app.config["PAGE_CACHE_VERSIONS"] = "redis" if request.param == "redis" else "local"
-    if request.param == "local":
-        app.config.pop("REDIS_URL", None)
-    else:
-        app.config["REDIS_URL"] = REDIS_URL
-    return request.param
+pytestmark = [pytest.mark.usefixtures("page_cache_setup")]
 
 
 def fetch(client: Any, path: str, **kwargs: Any) -> tuple[str, str | None]:
@@ -52,14 +37,6 @@ def fetch(client: Any, path: str, **kwargs: Any) -> tuple[str, str | None]:
     response = client.get(path, **kwargs)
     assert response.status_code == 200, path
     return response.get_data(as_text=True), g.get("page_cache")
-
-
-def member(app: Any, user: Any) -> Any:
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
-    return client
 
 
 # Keys -------------------------------------------------------------------------------------
@@ -237,9 +214,9 @@ def test_a_members_page_differs_from_the_stand_ins_only_in_its_slots(app, page):
 
 
 def test_two_hosts_sharing_the_database_and_redis_see_each_others_writes_at_once(
-    app, setup, tmp_path
+    app, page_cache_setup, tmp_path
 ):
-    if setup != "redis":
+    if page_cache_setup != "redis":
         pytest.skip("several hosts keep their versions in Redis")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         # It passes there too, but one connection of each extra app outlives the test and

@@ -3,8 +3,6 @@ and jump to unread are filled into their slots, read with the login's query."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 import sqlalchemy as sa
 
@@ -13,36 +11,10 @@ from fancampaign.forum import services as forum_services
 from fancampaign.forum import tracking
 from fancampaign.forum.models import Post
 from tests.factories import make_user
-from tests.helpers import REDIS_URL, count_queries, redis_is_up
+from tests.helpers import count_queries
 from tests.test_member_pages import get
 
-pytestmark = [pytest.mark.config(PAGE_CACHE_ENABLED=True)]
-
-
-@pytest.fixture(autouse=True, params=["redis", "local"])
-def own_keys(app, request, tmp_path):
-    """With the pages in Redis, and with no Redis at all (the quick start)."""
-    if request.param != "local" and not redis_is_up():
-        pytest.skip("needs Redis (REDIS_URL)")
-    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
-    app.config["PAGE_CACHE_VERSIONS"] = "redis" if request.param == "redis" else "local"
-    app.config["PAGE_CACHE_VERSIONS_FILE"] = str(tmp_path / "page-versions")
-    if request.param == "local":
-        app.config.pop("REDIS_URL", None)
-    else:
-        app.config["REDIS_URL"] = REDIS_URL
-
-
-@pytest.fixture
-def as_member(app):
-    def _client(user):
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = user.get_id()
-            session["_fresh"] = True
-        return client
-
-    return _client
+pytestmark = [pytest.mark.usefixtures("page_cache_setup")]
 
 
 def selected(html):

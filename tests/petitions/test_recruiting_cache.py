@@ -4,7 +4,6 @@ the one cached page."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -13,29 +12,8 @@ from flask import g
 from fancampaign.extensions import db
 from fancampaign.petitions import services
 from tests.factories import make_petition, make_user
-from tests.helpers import REDIS_URL, needs_redis
 
-pytestmark = [needs_redis, pytest.mark.config(REDIS_URL=REDIS_URL, PAGE_CACHE_ENABLED=True)]
-
-
-@pytest.fixture(autouse=True, params=["redis", "local"])
-def own_keys(app, request, tmp_path):
-    app.config["PAGE_CACHE_PREFIX"] = f"test-{uuid.uuid4().hex}:"
-    app.config["PAGE_CACHE_VERSIONS"] = request.param
-    app.config["PAGE_CACHE_VERSIONS_FILE"] = str(tmp_path / "page-versions")
-
-
-@pytest.fixture
-def as_member(app):
-    def _client(user: Any) -> Any:
-        client = app.test_client()
-        if user is not None:
-            with client.session_transaction() as session:
-                session["_user_id"] = user.get_id()
-                session["_fresh"] = True
-        return client
-
-    return _client
+pytestmark = [pytest.mark.usefixtures("page_cache_setup")]
 
 
 def get(client: Any, path: str) -> tuple[str, str | None]:
