@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--anonymous-only", action="store_true")
     parser.add_argument("--html", help="also write an HTML profile per page into this folder")
     parser.add_argument(
+        "--all", action="store_true", help="show library frames too (Flask, SQLAlchemy, ...)"
+    )
+    parser.add_argument(
         "--timing",
         action="store_true",
         help="no profiler: time each page in-process against the bare app's /query, also "
@@ -109,7 +112,7 @@ def main() -> None:
                 unicode=True, color=False, show_all=False, time="percent_of_total"
             ).replace("\n\n", "\n")
             if args.threshold <= 0
-            else _trimmed(profiler, args.threshold)
+            else _trimmed(profiler, args.threshold, show_all=args.all)
         )
         if args.html:
             folder = Path(args.html)
@@ -142,13 +145,13 @@ def _bare_time(args: argparse.Namespace) -> float:
     return _best_time(lambda: client.get("/query"), args.requests)
 
 
-def _trimmed(profiler: Any, threshold: float) -> str:
+def _trimmed(profiler: Any, threshold: float, show_all: bool = False) -> str:
     from pyinstrument.renderers import ConsoleRenderer
 
     renderer = ConsoleRenderer(
         unicode=True,
         color=False,
-        show_all=False,
+        show_all=show_all,
         time="percent_of_total",
         processor_options={"filter_threshold": threshold / 100},
     )

@@ -41,6 +41,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from fancampaign import config
 
     config.load(app, test_config)
+    from fancampaign.sessions import CookieSessions
+
+    app.session_interface = CookieSessions()
     _init_extensions(app)
     _register_areas(app)
     from fancampaign import errors, security, templating

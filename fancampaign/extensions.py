@@ -117,13 +117,26 @@ def _refuse_write_on_read_only_page(statement: str) -> None:
 _CHANGES = re.compile(r"\b(?:INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
+_WRITES: dict[str, bool] = {}
+_WRITES_MAX = 4096
+
+
 def _is_write(statement: str) -> bool:
     """Anything but a read (a SELECT, or a WITH query that changes nothing and locks
-    nothing): it must run inside a transaction."""
-    first = statement.lstrip()[:6].upper()
-    if first != "SELECT" and not first.startswith("WITH "):
-        return True
-    return _CHANGES.search(statement) is not None  # a data-changing CTE, FOR UPDATE
+    nothing): it must run inside a transaction. Known per statement text (SQLAlchemy hands
+    the same compiled string again): a search through a long query is a tenth of a
+    millisecond."""
+    known = _WRITES.get(statement)
+    if known is None:
+        first = statement.lstrip()[:6].upper()
+        if first != "SELECT" and not first.startswith("WITH "):
+            known = True
+        else:
+            known = _CHANGES.search(statement) is not None  # a data-changing CTE, FOR UPDATE
+        if len(_WRITES) >= _WRITES_MAX:
+            _WRITES.clear()
+        _WRITES[statement] = known
+    return known
 
 
 def configure_sqlite(app: Flask) -> None:

@@ -7,11 +7,14 @@ random secret (`SECRET`): user-written text, which cannot know it, is never take
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import threading
 import time
-from typing import Any
+from collections import OrderedDict
+from typing import Any, NamedTuple
 
 from flask import Response, current_app, g, session
 
@@ -21,6 +24,7 @@ from fancampaign.pagecache.binding import Fill
 SECRET = secrets.token_hex(16)
 # What a rendering to be stored writes where the viewer's CSRF token goes.
 CSRF_MARK = f"fc-csrf-{SECRET}"
+_CSRF_MARK_BYTES = CSRF_MARK.encode()
 SLOT_RE = re.compile(rf"<!--fc:{SECRET}:(\w+):([\w.-]*)-->(.*?)<!--/fc:{SECRET}-->", re.S)
 
 
@@ -69,49 +73,95 @@ def freeze(response: Response, head: dict[str, Any], drop: tuple[str, ...] = ())
     return json.dumps(head).encode() + b"\n" + "\x00".join(texts).encode()
 
 
-def open_(frozen: bytes) -> tuple[dict[str, Any], bytes]:
-    """(what `freeze` put in its first line, the body's pieces still joined)."""
+class Opened(NamedTuple):
+    """A stored entry made ready to serve: parsed once per process, then reused."""
+
+    data: dict[str, Any]  # what `freeze` put in its first line
+    body: bytes  # the body's pieces, still joined by NUL bytes
+    texts: tuple[bytes, ...]  # the pieces: what goes between the items
+    items: tuple[tuple[str, str, tuple[bytes, ...]] | None, ...]  # each slot, or None: a token
+    slots: dict[str, dict[str, str]]  # {slot name: {arg: its stored html}} (CSRF_MARK for tokens)
+
+
+_OPENED: OrderedDict[bytes, Opened] = OrderedDict()
+_OPENED_SIZE = [0]
+_OPENED_MAX = 8 * 1024 * 1024  # bytes of entries kept opened, the most recently used
+_OPENED_LOCK = threading.Lock()
+
+
+def open_(frozen: bytes) -> Opened:
+    """The entry ready to serve. The pages served most often stay opened in this process
+    (up to `_OPENED_MAX` bytes), so a page served again is not parsed again."""
+    opened = _OPENED.get(frozen)
+    if opened is not None:
+        with contextlib.suppress(KeyError):  # another thread may have just dropped it
+            _OPENED.move_to_end(frozen)
+        return opened
     head, _, body = frozen.partition(b"\n")
-    return json.loads(head), body
+    data = json.loads(head)
+    items = tuple(
+        None if item is None else (item[0], item[1], tuple(p.encode() for p in item[2]))
+        for item in data["i"]
+    )
+    slots: dict[str, dict[str, str]] = {}
+    for item in data["i"]:
+        if item is not None:
+            slots.setdefault(item[0], {})[item[1]] = CSRF_MARK.join(item[2])
+    opened = Opened(data, body, tuple(body.split(b"\x00")), items, slots)
+    if len(frozen) <= _OPENED_MAX:
+        with _OPENED_LOCK:
+            if frozen not in _OPENED:
+                _OPENED[frozen] = opened
+                _OPENED_SIZE[0] += 2 * len(frozen)
+            while _OPENED_SIZE[0] > _OPENED_MAX:
+                dropped, _ = _OPENED.popitem(last=False)
+                _OPENED_SIZE[0] -= 2 * len(dropped)
+    return opened
 
 
-def thaw(data: dict[str, Any], body: bytes, fills: dict[str, Fill] | None = None) -> bytes:
+def thaw(opened: Opened, fills: dict[str, Fill] | None = None) -> bytes:
     """The body for this request: the slots of each name in `fills` filled by it (one call
     per name for all its slots), the others as stored, and this viewer's CSRF token where the
     rendering had one. A fill's html may hold CSRF_MARK where its token goes."""
-    items = data["i"]
+    items = opened.items
     if not items:
-        return body
-    token: str | None = None
+        return opened.body
+    token: bytes | None = None
 
-    def csrf() -> str:
+    def csrf() -> bytes:
         nonlocal token
         if token is None:
-            token = csrf_token()
+            token = csrf_token().encode()
         return token
 
-    filled: dict[str, dict[str, str]] = {}
+    filled: dict[str, dict[str, bytes]] = {}
     if fills:
-        wanted: dict[str, dict[str, str]] = {}
-        for item in items:
-            if item is not None and item[0] in fills:
-                wanted.setdefault(item[0], {})[item[1]] = CSRF_MARK.join(item[2])
-        filled = {name: fills[name](args) for name, args in wanted.items()}
-    texts = body.split(b"\x00")
+        for name, args in opened.slots.items():
+            fill = fills.get(name)
+            if fill is not None:
+                own = {}
+                for arg, html in fill(args).items():
+                    piece = html.encode()
+                    own[arg] = (
+                        piece.replace(_CSRF_MARK_BYTES, csrf())
+                        if _CSRF_MARK_BYTES in piece
+                        else piece
+                    )
+                filled[name] = own
+    texts = opened.texts
     out = [texts[0]]
+    append = out.append
     for item, after in zip(items, texts[1:], strict=True):
         if item is None:
-            piece = csrf()
+            append(csrf())
         else:
-            name, arg, pieces = item
-            own = filled.get(name)
-            if own is not None and arg in own:
-                piece = own[arg]
-                if CSRF_MARK in piece:
-                    piece = piece.replace(CSRF_MARK, csrf())
-            else:
+            own = filled.get(item[0])
+            piece = own.get(item[1]) if own is not None else None
+            if piece is None:
+                pieces = item[2]
                 piece = pieces[0] if len(pieces) == 1 else csrf().join(pieces)
-        out += (piece.encode(), after)
+            append(piece)
+        append(after)
     return b"".join(out)
 
 

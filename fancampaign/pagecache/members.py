@@ -43,7 +43,7 @@ def serve(
     if found is None:
         return None
     opened = page.usable(found)
-    meta = opened[0]["m"] if opened is not None else None
+    meta = opened.data["m"] if opened is not None else None
     questions = page.marks(meta) if page.marks is not None and meta is not None else {}
     viewer = binding().load_viewer(questions)
     if viewer is None or viewer.role is None:
@@ -62,7 +62,7 @@ def serve(
         if kept is None:
             return None
         opened = frozen.open_(kept)
-    data, body = opened
+    data = opened.data
     meta = data["m"]
     fills: dict[str, Fill] = dict(binding().member_fills(viewer))
     if page.fills is not None:
@@ -81,7 +81,7 @@ def serve(
     if page.live is not None and meta is not None:
         fills.update(page.live(meta))
     g.page_cache = source
-    response = Response(frozen.thaw(data, body, fills), status=200)
+    response = Response(frozen.thaw(opened, fills), status=200)
     for name, value in data["h"]:
         response.headers[name] = value
     response.headers["Cache-Control"] = "private, no-cache"
@@ -112,7 +112,7 @@ def _render_shared(
         vars(g).update(before)
     if kept is None or response.status_code != 200:
         return None
-    if binding().standin_name.encode() in frozen.open_(kept)[1]:
+    if binding().standin_name.encode() in frozen.open_(kept).body:
         log.warning("page cache: %s shows its viewer outside a slot; not shared", request.path)
         return None
     store.keep(found.key, kept, lifetime)

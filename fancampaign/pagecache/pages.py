@@ -164,30 +164,33 @@ class Page:
         # page with live parts changes on every request and gets an ETag of its body instead.
         etag = None
         if not self.live:
-            etag = "a-" + hashlib.sha256(f"{found.key}:{opened[0]['at']}".encode()).hexdigest()[:32]
+            etag = (
+                "a-" + hashlib.sha256(f"{found.key}:{opened.data['at']}".encode()).hexdigest()[:32]
+            )
         if etag and request.if_none_match.contains(etag):
             response = Response(status=304)
             response.set_etag(etag)
             response.headers["Cache-Control"] = "public, no-cache"
             response.headers["Vary"] = "Cookie"
             return response
-        data, body = opened
+        data = opened.data
         fills = self.live(data["m"] or {}) if self.live and data["m"] is not None else None
-        response = Response(frozen.thaw(data, body, fills), status=200)
+        response = Response(frozen.thaw(opened, fills), status=200)
         for name, value in data["h"]:
             response.headers[name] = value
         return finish(response, public=not data["t"], etag=etag)
 
-    def usable(self, found: store.Found) -> tuple[dict[str, Any], bytes] | None:
+    def usable(self, found: store.Found) -> frozen.Opened | None:
         """The stored entry opened, unless there is none or it lags behind its lagging groups
         by more than the page allows."""
         if found.stored is None:
             return None
-        data, body = frozen.open_(found.stored)
+        opened = frozen.open_(found.stored)
+        data = opened.data
         behind = self.lagging and data.get("l") != list(found.lagging)
         if behind and clock.now() - data["at"] > self.lag:
             return None
-        return data, body
+        return opened
 
     def render_frozen(
         self,
