@@ -283,22 +283,21 @@ def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return marks
 
 
-_PLACE = 987654321  # stands for a post id in an address made once (`_bookmark_action`)
-
-
-def _bookmark_action(post_id: int) -> str:
-    """Where a post's Bookmark button posts: url_for once per app, then the id put in (a page
-    of posts fills a button for each post on every member's request)."""
-    made = current_app.extensions.get("fancampaign_bookmark_action")
-    if made is None:
-        made = url_for("forum.bookmark", post_id=_PLACE).split(str(_PLACE))
-        current_app.extensions["fancampaign_bookmark_action"] = made
-    return str(post_id).join(made)
+_PLACE = (
+    "98765432109876543210"  # stands for a post id in html made once per app (`bookmark_control`)
+)
 
 
 def bookmark_control(post_id: int, marked: bool) -> str:
-    """The Bookmark button of one post for one viewer (a slot of the shared page)."""
-    return render_part("forum/_bookmark.html", action=_bookmark_action(post_id), marked=marked)
+    """The Bookmark button of one post for one viewer (a slot of the shared page): rendered
+    once per app for each state with a stand-in id, then the post's id put in (a page of posts
+    fills a button for each post on every member's request)."""
+    made = current_app.extensions.setdefault("fancampaign_bookmark_control", {})
+    html = made.get(marked)
+    if html is None:
+        action = url_for("forum.bookmark", post_id=int(_PLACE))
+        html = made[marked] = render_part("forum/_bookmark.html", action=action, marked=marked)
+    return html.replace(_PLACE, str(post_id))
 
 
 def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
@@ -311,7 +310,10 @@ def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | No
     bookmarked = id_set(viewer.marks.get("bookmarked"))
 
     def like(args: dict[str, str]) -> dict[str, str]:
-        return {arg: render_part("forum/_like_word.html", liked=int(arg) in liked) for arg in args}
+        words = {
+            state: render_part("forum/_like_word.html", liked=state) for state in (False, True)
+        }
+        return {arg: words[int(arg) in liked] for arg in args}
 
     def bookmark(args: dict[str, str]) -> dict[str, str]:
         return {arg: bookmark_control(int(arg), int(arg) in bookmarked) for arg in args}
