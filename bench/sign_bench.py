@@ -218,7 +218,6 @@ def prepare(args: argparse.Namespace, users: int, requests_file: Path) -> dict[s
                 "email_confirmed_at": now,
                 "is_banned": False,
                 "session_token": new_session_token(),
-                "notify_by_email": False,
                 "created_at": now,
             }
             for i in range(users)

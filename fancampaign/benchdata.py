@@ -445,7 +445,6 @@ class Generator:
                     "is_banned": False,
                     "deleted_at": None,
                     "session_token": secrets.token_hex(8) + f"{i:x}"[-8:],
-                    "notify_by_email": rng.random() < 0.2,
                     "created_at": created,
                     "last_login_at": None,
                 }
@@ -600,6 +599,7 @@ class Generator:
                         "is_deleted": deleted,
                         "deleted_at": t + timedelta(hours=1) if deleted else None,
                         "like_count": 0,
+                        "told_at": t,  # each was shown when written
                     }
                     pid += 1
                     t = t + timedelta(seconds=step * (0.5 + rng.random()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,63 @@ def test_quotes_written_before_name_their_source(tmp_path: Path) -> None:
         assert f'<blockquote data-quote="{first_id}">' in html
         assert f'<blockquote data-quote="{second_id}">' in html
         assert f'<a href="/forum/p/{second_id}" rel="nofollow ugc noopener">wrote</a>' in html
+        db.session.remove()
+        downgrade(revision="base")
+        db.engine.dispose()
+
+
+def test_what_was_told_before_the_told_marks_is_not_told_again(tmp_path: Path) -> None:
+    from fancampaign.campaign.models import CampaignEvent
+    from fancampaign.extensions import utcnow
+    from fancampaign.notifications.services import save_preferences
+    from tests.factories import make_petition, make_reply, make_thread, make_user
+
+    app = create_app(make_config(tmp_path, SQLALCHEMY_DATABASE_URI=_fresh_database_url(tmp_path)))
+    with app.app_context():
+
+        def before() -> dict[str, int]:
+            petition = make_petition()
+            now = utcnow()
+            past = CampaignEvent(petition_id=petition.id, kind="news", title="Out", occurred_at=now)
+            later = CampaignEvent(
+                petition_id=petition.id,
+                kind="news",
+                title="Scheduled",
+                occurred_at=now + timedelta(days=1),
+            )
+            thread = make_thread()
+            shown = make_reply(thread.author, thread, "Shown")
+            held = make_reply(thread.author, thread, "Held")
+            held.is_hidden, held.hidden_reason = True, "held"
+            emailed, in_app = make_user("emailed"), make_user("in_app")
+            save_preferences(in_app, {"reply": "app"}, "weekly")
+            db.session.add_all([past, later])
+            db.session.commit()
+            return {
+                "past": past.id,
+                "later": later.id,
+                "shown": shown.id,
+                "held": held.id,
+                "emailed": emailed.id,
+                "in_app": in_app.id,
+            }
+
+        ids = _rows_made_at_head_then_back_to("9b4d2e6f1a37", before)
+        upgrade()
+
+        def told(table: str, row: str) -> bool:
+            query = sa.text(f"SELECT told_at IS NOT NULL FROM {table} WHERE id = :i")
+            return bool(db.session.scalar(query, {"i": ids[row]}))
+
+        assert told("campaign_events", "past") and not told("campaign_events", "later")
+        assert told("posts", "shown") and not told("posts", "held")
+        assert "notify_by_email" not in {
+            c["name"] for c in sa.inspect(db.engine).get_columns("users")
+        }
+        db.session.remove()
+        downgrade(revision="9b4d2e6f1a37")
+        switch = dict(db.session.execute(sa.text("SELECT id, notify_by_email FROM users")).all())
+        assert (bool(switch[ids["emailed"]]), bool(switch[ids["in_app"]])) == (True, False)
         db.session.remove()
         downgrade(revision="base")
         db.engine.dispose()

@@ -98,7 +98,6 @@ class ProfileForm(BaseForm):
     action = HiddenField(default="profile")
     display_name = StringField("Display name", validators=[Optional(), Length(max=60)])
     bio = TextAreaField("About you", validators=[Optional(), Length(max=2000)])
-    notify_by_email = BooleanField("Email me about replies, mentions and quotes")
 
 
 class AvatarForm(BaseForm):

@@ -54,7 +54,6 @@ class User(db.Model):
     deleted_at: Mapped[datetime | None]
     # Part of the login cookie: rotating it logs the user out everywhere (ban, password change).
     session_token: Mapped[str] = mapped_column(sa.String(32), default=new_session_token)
-    notify_by_email: Mapped[bool] = mapped_column(default=False)
     # An uploaded picture (a file under UPLOAD_FOLDER, see accounts/avatars.py); None: the
     # generated letter avatar.
     avatar_key: Mapped[str | None] = mapped_column(sa.String(80))

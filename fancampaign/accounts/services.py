@@ -492,9 +492,10 @@ def reset_password(user: User, new_password: str) -> None:
 # Settings ---------------------------------------------------------------------------
 
 
-def update_profile(user: User, *, display_name: str, bio: str, notify_by_email: bool) -> None:
-    """Change the display name, bio and email-notification choice; raises InvalidInput, and
-    NotAllowed when an account not in good standing changes what others see of it."""
+def update_profile(user: User, *, display_name: str, bio: str) -> None:
+    """Change the display name and bio; raises InvalidInput, and NotAllowed when an account
+    not in good standing changes what others see of it. (What we notify by email is chosen
+    per type: notifications/services.py `save_preferences`.)"""
     display_name = clean_text(display_name)[:60]
     bio = clean_multiline(bio)
     if len(bio) > 2000:
@@ -505,7 +506,6 @@ def update_profile(user: User, *, display_name: str, bio: str, notify_by_email: 
         raise NotAllowed("Your account is suspended, so your public profile cannot change for now.")
     user.display_name = display_name
     user.bio = bio
-    user.notify_by_email = notify_by_email
     db.session.flush()
 
 
@@ -574,7 +574,6 @@ def export_data(user: User) -> dict[str, Any]:
             "email_confirmed_at": _iso(user.email_confirmed_at),
             "created_at": _iso(user.created_at),
             "last_login_at": _iso(user.last_login_at),
-            "notify_by_email": user.notify_by_email,
         }
     }
     for _receiver, part in signals.account_exporting.send(user):
@@ -605,7 +604,6 @@ def erase_user(user: User) -> None:
     user.display_name = ""
     user.bio = ""
     user.avatar_key = None
-    user.notify_by_email = False
     user.deleted_at = utcnow()
     user.session_token = new_session_token()
     db.session.flush()

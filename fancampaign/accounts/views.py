@@ -310,10 +310,7 @@ def settings() -> Any:
 
 def _save_profile(user: Any, form: forms.ProfileForm) -> Any:
     services.update_profile(
-        user,
-        display_name=form.display_name.data or "",
-        bio=form.bio.data or "",
-        notify_by_email=form.notify_by_email.data,
+        user, display_name=form.display_name.data or "", bio=form.bio.data or ""
     )
     db.session.commit()
     flash("Your profile has been saved.", "success")

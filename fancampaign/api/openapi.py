@@ -183,6 +183,14 @@ SCHEMAS: dict[str, Any] = {
             "body_html": {"type": "string", "description": "Sanitised HTML."},
             "created_at": DATE_TIME,
             "edited_at": NULLABLE_DATE_TIME,
+            "reply_to_id": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": (
+                    "The post of the same thread this one answers (its Reply button), or null "
+                    "when it answers the thread."
+                ),
+            },
             "url": URL,
         }
     ),
@@ -572,7 +580,7 @@ DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
         "title": "fancampaign API",
-        "version": "1.0.0",
+        "version": "1.1.0",
         "summary": "Read-only JSON: petitions with their counts, news, forum threads.",
         "description": (
             "Read-only and open to every origin (CORS). Lists page with an opaque `cursor`: "

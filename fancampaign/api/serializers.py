@@ -122,5 +122,6 @@ def post(p: Any) -> dict[str, Any]:
         "body_html": p.readable_html,
         "created_at": iso(p.created_at),
         "edited_at": iso(p.edited_at),
+        "reply_to_id": p.reply_to_id,
         "url": absolute(f"/forum/p/{p.id}"),
     }

@@ -36,7 +36,7 @@ from flask import Flask, current_app
 from sqlalchemy.orm import joinedload
 
 from fancampaign.campaign.models import CampaignEvent, CampaignMail
-from fancampaign.campaign.services import sweep_milestones, unsubscribe_token
+from fancampaign.campaign.services import sweep_milestones, tell_due, unsubscribe_token
 from fancampaign.extensions import db, utcnow
 from fancampaign.notifications.services import work_once as notification_mail
 from fancampaign.petitions.models import Petition, Signature
@@ -293,7 +293,7 @@ def work_once() -> tuple[int, int]:
     db.session.commit()
     from fancampaign.news.services import open_due_discussions
 
-    for sweep in (sweep_milestones, open_due_discussions):
+    for sweep in (sweep_milestones, tell_due, open_due_discussions):
         try:
             sweep()
             db.session.commit()

@@ -57,6 +57,9 @@ class CampaignEvent(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     # How many mails were queued for it (0: nobody asked, or not mailed).
     mailed: Mapped[int] = mapped_column(default=0)
+    # When signers were told in the app (set at once when they never will be). None: a
+    # scheduled update waiting for its time; the worker tells it once (services.tell_due).
+    told_at: Mapped[datetime | None] = mapped_column(index=True)
 
     petition: Mapped[Petition] = relationship(lazy="raise_on_sql")
 

@@ -76,7 +76,9 @@ def _record(
     not_before: datetime | None = None,
 ) -> CampaignEvent:
     """Add an event to the petition's timeline and, if `mail`, queue its mail (same
-    transaction). An event with a `key` the petition already has is not recorded again."""
+    transaction) and tell member signers in the app. An update scheduled for `not_before`
+    happens then: its mail waits, and the worker tells it (`tell_due`). An event with a
+    `key` the petition already has is not recorded again."""
     if key is not None:
         existing = db.session.scalar(
             sa.select(CampaignEvent).where(
@@ -85,6 +87,8 @@ def _record(
         )
         if existing is not None:
             return existing
+    now = utcnow()
+    scheduled = mail and not_before is not None and not_before > now
     event = CampaignEvent(
         petition_id=petition.id,
         kind=kind,
@@ -93,22 +97,58 @@ def _record(
         body=body,
         url=url,
         actor_id=actor.id if actor is not None else None,
-        occurred_at=occurred_at or utcnow(),
+        occurred_at=not_before if scheduled else (occurred_at or now),
         news_post_id=news_post_id,
         milestone=milestone,
+        # Told now, or never (not mailed); a scheduled update waits for the worker.
+        told_at=None if scheduled else now,
     )
     db.session.add(event)
     db.session.flush()
     if mail:
         event.mailed = queue_event_mail(event, not_before=not_before)
-        if not_before is None or not_before <= utcnow():
+        if not scheduled:
             _tell_signers(petition, event)
     return event
 
 
+def tell_due(now: datetime | None = None, limit: int = 100) -> int:
+    """Tell signers in the app of the scheduled updates whose time has come (the worker's
+    round), each exactly once: one UPDATE claims the events (told_at set where it is still
+    null), and the notices are added in the same transaction, so a second worker claims
+    nothing and a worker killed before its commit leaves them to the next round. Returns how
+    many events were told."""
+    now = now or utcnow()
+    due = (
+        sa.select(CampaignEvent.id)
+        .where(CampaignEvent.told_at.is_(None), CampaignEvent.occurred_at <= now)
+        .order_by(CampaignEvent.occurred_at, CampaignEvent.id)
+        .limit(limit)
+    )
+    claimed = db.session.scalars(
+        sa.update(CampaignEvent)
+        .where(CampaignEvent.id.in_(due), CampaignEvent.told_at.is_(None))
+        .values(told_at=now)
+        .returning(CampaignEvent.id),
+        execution_options={"synchronize_session": False},
+    ).all()
+    if not claimed:
+        return 0
+    events = db.session.scalars(
+        sa.select(CampaignEvent)
+        .where(CampaignEvent.id.in_(claimed))
+        .order_by(CampaignEvent.occurred_at, CampaignEvent.id)
+        .options(joinedload(CampaignEvent.petition))
+        .execution_options(populate_existing=True)
+    ).all()
+    for event in events:
+        _tell_signers(event.petition, event)
+    return len(events)
+
+
 def _tell_signers(petition: Petition, event: CampaignEvent) -> None:
     """The update in the app of every member who signed and asked for updates (a scheduled
-    one is not told before it goes out: its mail alone waits for that)."""
+    one when it goes out: `tell_due`)."""
     signers = sa.select(Signature.user_id).where(
         Signature.petition_id == petition.id,
         Signature.user_id.is_not(None),

@@ -129,6 +129,9 @@ class Post(db.Model):
     # one to this table rebuilds it on SQLite, whose DROP TABLE (foreign keys on) deletes every
     # like and revision of the posts; posts go only with their thread, so no id dangles.
     reply_to_id: Mapped[int | None]
+    # When those it concerns were told of it (mentions, replies, watchers). None: held for
+    # review before anyone was; releasing it tells them once (services.announce_post).
+    told_at: Mapped[datetime | None]
 
     thread: Mapped[Thread] = relationship()
     author: Mapped[User | None] = relationship()

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from fancampaign import policies
 from fancampaign.accounts.marks import id_mark, ids_marked
@@ -667,6 +668,7 @@ def _add_post(
         created_at=now,
         is_hidden=held,
         hidden_reason=HELD if held else "",
+        told_at=None if held else now,
     )
     db.session.add(post)
     db.session.flush()
@@ -738,9 +740,9 @@ def reply(user: User, thread: Thread, body: str, reply_to: int | None = None) ->
     """Add a reply; raises NotAllowed, ThreadLocked, InvalidInput or BlockedText.
 
     Locked threads take replies from moderators only. A held reply is stored hidden and counts
-    nowhere (and notifies nobody) until moderation releases it. `reply_to`: the id of the post
-    it answers, kept when that post is in this thread and the user may read it (else the reply
-    answers the thread). The user's draft for the thread is done with.
+    nowhere (and notifies nobody) until moderation releases it (`announce_post`). `reply_to`:
+    the id of the post it answers, kept when that post is in this thread and the user may read
+    it (else the reply answers the thread). The user's draft for the thread is done with.
     """
     if not policies.can_reply(user, thread):
         if policies.can_participate(user) and thread.is_locked:
@@ -800,16 +802,69 @@ def _notify_mentions(
     return done
 
 
+def announce_post(post: Post) -> bool:
+    """Tell those a post concerns, as when a visible post is written: a held post released by
+    moderation (mentions, the author of the post it answers, the thread's author and watchers;
+    for a first post, the category's watchers). Once: a post already told of (shown when it
+    was written, or released before) tells nobody again; nor does one still hidden. Returns
+    whether it told."""
+    if post.is_hidden or post.is_deleted or post.thread.is_hidden:
+        return False
+    claimed = db.session.execute(
+        sa.update(Post)
+        .where(Post.id == post.id, Post.told_at.is_(None))
+        .values(told_at=utcnow())
+        .returning(Post.told_at),
+        execution_options={"synchronize_session": False},
+    ).scalar()
+    if claimed is None:
+        return False
+    set_committed_value(post, "told_at", claimed)
+    actor, thread = post.author, post.thread
+    if actor is None or actor.is_deleted:
+        return True
+    mentioned = _mentioned_users(post.body)
+    if post.is_first:
+        done = _notify_mentions(post, thread, actor, mentioned)
+        _notify_new_thread(post, thread, thread.category, actor, done)
+    else:
+        _notify_reply(post, thread, actor, mentioned)
+    return True
+
+
 def _notify_reply(post: Post, thread: Thread, actor: User, mentioned: list[User]) -> None:
-    """The thread's author and its watchers hear of a reply, grouped per thread while unread
-    ("3 new replies in …"), linked to their first unread post; muted members hear nothing."""
+    """Who hears of a reply, one notification each, the most specific: those it mentions or
+    quotes; the author of the post it answers ("X replied to your post", linked to the
+    reply); the thread's author and its watchers, grouped per thread while unread ("3 new
+    replies in …"), linked to their first unread post. Muted members hear nothing."""
     done = _notify_mentions(post, thread, actor, mentioned)
+    answered = db.session.get(Post, post.reply_to_id) if post.reply_to_id else None
+    answered_author = answered.author if answered is not None else None
     author = thread.author
     watching = [] if thread.is_hidden else tracking.watchers(thread)
     candidates = ([author] if author is not None else []) + watching
-    levels = tracking.levels_for([u.id for u in candidates], thread)
-    url = f"/forum/t/{thread.id}/unread"
+    levels = tracking.levels_for(
+        [u.id for u in candidates] + ([answered_author.id] if answered_author else []), thread
+    )
     line = f"{actor.name}: {_snippet(post)}"
+    if (
+        answered_author is not None
+        and answered_author.id not in done
+        and answered_author.id != actor.id
+        and levels.get(answered_author.id) != MUTED
+    ):
+        done.add(answered_author.id)
+        notify(
+            answered_author,
+            "reply",
+            f"{actor.name} replied to your post in “{thread.title}”",
+            post_url(post),
+            actor=actor,
+            thread_id=thread.id,
+            subject=thread.title,
+            email_line=line,
+        )
+    url = f"/forum/t/{thread.id}/unread"
     for user in candidates:
         if user.id in done or user.id == actor.id or levels.get(user.id) == MUTED:
             continue

@@ -177,7 +177,7 @@ class PostKind(Kind):
         recount_thread(obj.thread)
 
     def restore(self, obj: Any) -> None:
-        from fancampaign.forum.services import recount_thread
+        from fancampaign.forum.services import announce_post, recount_thread
 
         obj.is_hidden = False
         obj.hidden_reason = ""
@@ -187,6 +187,8 @@ class PostKind(Kind):
             thread.is_hidden = False
             thread.hidden_reason = ""
         recount_thread(thread)
+        # A post held before anyone heard of it is news now (once; not after a hide).
+        announce_post(obj)
 
     def delete(self, moderator: User, obj: Any) -> None:
         from fancampaign.forum.services import delete_post

@@ -311,17 +311,15 @@ def test_update_profile_cleans_the_text(app):
         user,
         display_name="  Hugo \t the   fan ",
         bio="line one  \r\nline two\n\n",
-        notify_by_email=True,
     )
     assert user.display_name == "Hugo the fan"
     assert user.bio == "line one\nline two"
-    assert user.notify_by_email is True
 
 
 def test_a_bio_over_2000_characters_is_refused(app):
     user = make_user("hugo")
     with pytest.raises(InvalidInput):
-        services.update_profile(user, display_name="", bio="x" * 2001, notify_by_email=False)
+        services.update_profile(user, display_name="", bio="x" * 2001)
 
 
 def test_an_email_change_waits_for_the_new_address_to_be_confirmed(app):
@@ -391,6 +389,14 @@ def test_export_data_is_json_and_has_the_account(app):
     assert data["account"]["username"] == "hugo"
     assert data["account"]["email"] == "hugo@example.com"
     assert data["account"]["bio"] == "Alita forever"
+
+
+def test_export_data_shows_the_notification_choices_per_type(app):
+    user = make_user("hugo")
+    data = services.export_data(user)
+    assert "notify_by_email" not in data["account"]
+    assert data["notification_settings"]["channels"]["reply"] == "email"
+    assert data["notification_settings"]["digest"] == "weekly"
 
 
 def test_export_data_includes_what_other_areas_add(app):
@@ -481,7 +487,5 @@ def test_suspended_member_cannot_change_their_public_profile(app):
     user.suspended_until = utcnow() + timedelta(days=2)
     db.session.commit()
     with pytest.raises(NotAllowed):
-        services.update_profile(user, display_name="Spam here", bio="", notify_by_email=True)
-    # Their own mail preference is still theirs to change.
-    services.update_profile(user, display_name="Before", bio="", notify_by_email=False)
-    assert user.notify_by_email is False
+        services.update_profile(user, display_name="Spam here", bio="")
+    assert user.display_name == "Before"

@@ -418,12 +418,19 @@ def test_settings_saves_the_profile(client, login):
             "profile-action": "profile",
             "profile-display_name": "Hugo",
             "profile-bio": "Hello",
-            "profile-notify_by_email": "y",
         },
     )
     assert response.status_code == 302
     user = get_user("hugo")
-    assert (user.display_name, user.bio, user.notify_by_email) == ("Hugo", "Hello", True)
+    assert (user.display_name, user.bio) == ("Hugo", "Hello")
+
+
+def test_settings_leave_what_we_email_to_the_notification_settings(client, login):
+    login(make_user("hugo"))
+    page = client.get("/settings").get_data(as_text=True)
+    assert 'type="checkbox"' not in page.split('id="avatar-heading"')[0]
+    assert "Email me about" not in page
+    assert 'href="/settings/notifications"' in page
 
 
 def test_settings_email_change_is_confirmed_by_the_link_sent_to_the_new_address(

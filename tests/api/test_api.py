@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fancampaign.accounts.models import Role
 from fancampaign.extensions import db, utcnow
-from fancampaign.forum.services import delete_post
+from fancampaign.forum.services import delete_post, reply
 from fancampaign.petitions.models import Petition
 from tests.api.helpers import check_response
 from tests.factories import (
@@ -204,6 +204,20 @@ def test_thread_with_visible_posts_paginated(app, client):
     assert len(bodies) == 5 and not any("Hidden one" in b or "Deleted one" in b for b in bodies)
     assert page2["posts"]["next"] is None
     assert get(client, f"/api/v1/threads/{thread.id}?page=99").get_json()["posts"]["items"] == []
+
+
+def test_a_post_names_the_post_it_answers_and_null_when_it_answers_the_thread(app, client):
+    author = make_user()
+    thread = make_thread(author, title="Talk", body="First")
+    answered = make_reply(author, thread, "The answered one")
+    answer = reply(make_user(), thread, "Answering it", reply_to=answered.id)
+    db.session.commit()
+    items = get(client, f"/api/v1/threads/{thread.id}").get_json()["posts"]["items"]
+    assert [(p["id"], p["reply_to_id"]) for p in items] == [
+        (items[0]["id"], None),
+        (answered.id, None),
+        (answer.id, answered.id),
+    ]
 
 
 def test_hidden_threads_are_404(app, client):
