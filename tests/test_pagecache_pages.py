@@ -161,6 +161,41 @@ def test_a_scheduled_post_coming_due_shows_on_the_news_list_at_once(app):
     assert source == "miss" and "Out in a moment" in html
 
 
+# Redis failing during a write -----------------------------------------------------------------
+
+
+def test_a_write_whose_invalidation_failed_moves_its_pages_once_redis_answers_again(
+    app, page_cache_setup, monkeypatch
+):
+    """Redis did not answer when a reply committed: the thread's version could not move, and
+    the page stored before would be served until its timeout. The process remembers the
+    groups it could not move and moves them before it next reads versions from Redis."""
+    if page_cache_setup != "redis":
+        pytest.skip("the versions are in Redis only on this set-up")
+    from fancampaign.pagecache import versions
+    from tests.factories import make_reply
+
+    thread = make_thread(title="Replies while Redis blinks")
+    db.session.commit()
+    path = f"/forum/t/{thread.id}"
+    fetch(app.test_client(), path)
+    assert fetch(app.test_client(), path)[1] == "hit"
+
+    real = versions._incr
+
+    def down(*_args: Any) -> None:
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(versions, "_incr", down)
+    make_reply(thread.author, thread, "Written while Redis was down.")
+    db.session.commit()
+    monkeypatch.setattr(versions, "_incr", real)
+
+    html, source = fetch(app.test_client(), path)
+    assert "Written while Redis was down." in html and source == "miss"
+    assert fetch(app.test_client(), path)[1] == "hit"
+
+
 # Nothing personal outside the slots ---------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis
 
+from fancampaign.pagecache import outage
 from tests.factories import PASSWORD, make_petition, make_thread, make_user
 
 pytestmark = pytest.mark.skipif(
@@ -107,7 +108,7 @@ API_LIMIT = 8
     PAGE_CACHE_ENABLED=True,
     PAGE_CACHE_PREFIX="redis-down-test:",
 )
-def test_rate_limits_degrade_when_redis_is_down(app, private_redis, caplog):
+def test_rate_limits_degrade_when_redis_is_down(app, private_redis, caplog, monkeypatch):
     make_user("ana")
     petition = make_petition()
     thread = make_thread()
@@ -119,7 +120,8 @@ def test_rate_limits_degrade_when_redis_is_down(app, private_redis, caplog):
     assert private_redis.limit_keys(), "the limits were counted in Redis"
 
     private_redis.stop()
-    with caplog.at_level(logging.INFO):
+    monkeypatch.setitem(outage._failures, "reported_at", float("-inf"))  # none reported before
+    with caplog.at_level(logging.DEBUG):
         during = _writes(member, petition, thread) + _writes(anonymous, petition, thread)
         assert all(status < 500 for _what, status in during), during
         assert ("page", 200) in during
@@ -129,6 +131,10 @@ def test_rate_limits_degrade_when_redis_is_down(app, private_redis, caplog):
         assert anonymous.get("/api/v1/petitions").status_code == 429
     warnings = [r for r in caplog.records if FALLING_BACK in r.getMessage()]
     assert len(warnings) == 1, "said once, not per request"
+    cache = [r for r in caplog.records if r.name.startswith("fancampaign.pagecache")]
+    loud = [r for r in cache if r.levelno >= logging.WARNING]
+    # (On SQLite each worker's own copies serve the pages stored before: Redis is barely asked.)
+    assert len(loud) <= 1, "the page cache says it once a minute, not per request"
 
     private_redis.start()
     caplog.clear()
@@ -144,3 +150,32 @@ def test_rate_limits_degrade_when_redis_is_down(app, private_redis, caplog):
     assert anonymous.get("/api/v1/petitions").status_code == 200
     after = _writes(member, petition, thread)
     assert all(status < 500 for _what, status in after), after
+
+
+def test_the_page_cache_reports_a_redis_outage_once_a_minute_with_a_count(monkeypatch, caplog):
+    """Every request finds Redis down while it is: the first failure is logged with its
+    traceback, the next ones quietly, then one line a minute saying how many there were."""
+    now = [1000.0]
+    monkeypatch.setattr(outage.time, "monotonic", lambda: now[0])
+    monkeypatch.setitem(outage._failures, "reported_at", float("-inf"))
+    monkeypatch.setitem(outage._failures, "since", 0)
+
+    def fail(times: int) -> None:
+        for _ in range(times):
+            try:
+                raise redis.exceptions.ConnectionError("Connection refused")
+            except redis.exceptions.ConnectionError:
+                outage.report("Redis unavailable")
+
+    with caplog.at_level(logging.WARNING, logger="fancampaign.pagecache"):
+        fail(10)
+        now[0] += 30
+        fail(5)
+        now[0] += 31
+        fail(1)
+    loud = [r for r in caplog.records if r.name == "fancampaign.pagecache"]
+    assert [r.getMessage() for r in loud] == [
+        "page cache: Redis unavailable",
+        "page cache: Redis unavailable (14 more failures since the last report)",
+    ]
+    assert all(r.exc_info is not None for r in loud)

@@ -15,7 +15,6 @@ Nothing here may break a page: when Redis fails, `lookup` says there is no cache
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -24,10 +23,8 @@ from typing import Any
 
 from flask import current_app
 
-from fancampaign.pagecache import versions
+from fancampaign.pagecache import outage, versions
 from fancampaign.pagecache.binding import enabled, prefix, redis_client
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,6 +68,7 @@ def _lookup_redis(client: Any, base: str, groups: tuple[str, ...], own: int) -> 
         _KEYS[(keys_prefix, groups)] = keys
     seen = _SEEN.get(keys)
     try:
+        versions.catch_up(client)
         if seen is None:
             found = client.mget(keys)
         else:
@@ -81,7 +79,7 @@ def _lookup_redis(client: Any, base: str, groups: tuple[str, ...], own: int) -> 
         key = _versioned(base, found[:own])
         stored = client.get(key)
     except Exception:  # the cache must never break a page
-        log.warning("page cache: Redis unavailable", exc_info=True)
+        outage.report("Redis unavailable")
         return None
     _SEEN[keys] = found
     return Found(key, stored, _numbers(found[own:]))
@@ -121,7 +119,7 @@ def _recall(key: str) -> bytes | None:
         with client.pipeline(transaction=False) as pipe:
             stored, ttl = pipe.get(key).pttl(key).execute()
     except Exception:  # the cache must never break a page
-        log.warning("page cache: Redis unavailable", exc_info=True)
+        outage.report("Redis unavailable")
         return None
     if stored is not None and ttl > 0:
         _copy(key, stored, now + ttl / 1000)
@@ -156,7 +154,7 @@ def keep(key: str, stored: bytes | str, timeout: float) -> None:
         try:
             client.set(key, data, px=int(timeout * 1000))
         except Exception:
-            log.warning("page cache: could not store %s", key, exc_info=True)
+            outage.report("could not store %s", key)
             if not local:
                 return
     if local:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import logging
 import mmap
 import os
 import struct
@@ -28,9 +27,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
 
 from fancampaign import writes
+from fancampaign.pagecache import outage
 from fancampaign.pagecache.binding import binding, group_of, prefix, redis_client
-
-log = logging.getLogger(__name__)
 
 VERSION_PREFIX = "fc:ver:"
 
@@ -170,6 +168,11 @@ def read(groups: tuple[str, ...]) -> list[int] | None:
     return None if local is None else local.read(groups)
 
 
+# Groups whose bump failed because Redis did not answer: bumped before this process next
+# reads versions from Redis, so that pages stored before the outage are not served after it.
+_MISSED: dict[str, set[str]] = {}  # {the app's key prefix: groups}
+
+
 def bump(groups: Iterable[str]) -> None:
     """Make every cached page built on these groups unreachable (after a commit)."""
     if not has_app_context() or not binding(optional=True):
@@ -185,14 +188,37 @@ def bump(groups: Iterable[str]) -> None:
         client = redis_client()
         if client is None:
             return
-        keys = prefix() + VERSION_PREFIX
-        with client.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.incr(keys + name)
-            pipe.execute()
+        missed = _MISSED.pop(prefix(), set())
+        try:
+            _incr(client, sorted(set(names) | missed))
+        except Exception:
+            _MISSED.setdefault(prefix(), set()).update(missed)
+            raise
     except Exception:
-        # Pages built on the old rows live until their timeout: say so loudly.
-        log.error("page cache: could not invalidate %s", names, exc_info=True)
+        # Until Redis answers again no page is read from it; then these groups move first.
+        _MISSED.setdefault(prefix(), set()).update(names)
+        outage.report("could not invalidate %s (done when Redis answers again)", names)
+
+
+def catch_up(client: Any) -> None:
+    """The bumps that failed while Redis was down, now that it answers (raises if not)."""
+    if not _MISSED:
+        return
+    missed = _MISSED.pop(prefix(), None)
+    if missed:
+        try:
+            _incr(client, sorted(missed))
+        except Exception:
+            _MISSED.setdefault(prefix(), set()).update(missed)
+            raise
+
+
+def _incr(client: Any, names: list[str]) -> None:
+    keys = prefix() + VERSION_PREFIX
+    with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.incr(keys + name)
+        pipe.execute()
 
 
 def bump_all() -> None:
