@@ -37,6 +37,9 @@ Adding a personalised page is just that: declare it, mark its slots.
    until its timeout or the time the page changes by itself (`changes_at`).
 4. A commit that wrote a group's tables bumps the group's version (`versions.py`, from
    `fancampaign.writes`): every page on that group is unreachable at once, no other page is.
+5. When Redis does not answer, nothing is read from it (the view renders); a bump that could
+   not be made is made before the process next reads versions from Redis, and the outage is
+   logged once a minute (`outage.py`).
 
 Nothing of the app is in here: the app says what its groups are, how to read its viewer and
 what its stand-in looks like in a `Binding` (`init_app`; fancampaign/caching.py).
