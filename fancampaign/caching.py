@@ -38,6 +38,9 @@ def init_app(app: Flask) -> None:
     from fancampaign.accounts import viewer
 
     writes.only_columns("users", USER_SHOWN)
+    # A signer's share code is made as they sign: only its opt-in to the top recruiters (or
+    # an organiser's label) shows on a page, never its making.
+    writes.only_columns("recruiter_codes", ("is_shown", "label"))
     pagecache.init_app(
         app,
         Binding(

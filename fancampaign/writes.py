@@ -26,8 +26,9 @@ _ONLY: dict[str, tuple[str, ...]] = {}
 
 
 def only_columns(table: str, columns: tuple[str, ...]) -> None:
-    """An update of `table` counts only when one of `columns` changes (ORM objects; a
-    statement counts whatever it sets)."""
+    """An update of `table` counts only when one of `columns` changes (ORM objects; an UPDATE
+    statement counts whatever it sets), and a new row of it not at all: nothing shows it until
+    it changes (an INSERT statement or a new ORM object alike)."""
     _ONLY[table] = columns
 
 
@@ -65,7 +66,10 @@ def _note_flush(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "do_orm_execute")
 def _note_statement(state: Any) -> None:
     if state.is_update or state.is_delete or state.is_insert:
-        note(state.session, getattr(getattr(state.statement, "table", None), "name", None))
+        name = getattr(getattr(state.statement, "table", None), "name", None)
+        if state.is_insert and name in _ONLY:
+            return  # a new row of such a table is not shown until it changes
+        note(state.session, name)
 
 
 @event.listens_for(Session, "after_commit")

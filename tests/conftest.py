@@ -167,6 +167,7 @@ CACHED_PAGE_TESTS = {
     "tests/search/test_search.py",
     "tests/api/test_api.py",
     "tests/share/test_share.py",
+    "tests/petitions/test_recruiting_views.py",
 }
 _ROOT = Path(__file__).resolve().parent.parent
 
