@@ -847,12 +847,11 @@ def _notify_reply(post: Post, thread: Thread, actor: User, mentioned: list[User]
         [u.id for u in candidates] + ([answered_author.id] if answered_author else []), thread
     )
     line = f"{actor.name}: {_snippet(post)}"
-    if (
-        answered_author is not None
-        and answered_author.id not in done
-        and answered_author.id != actor.id
-        and levels.get(answered_author.id) != MUTED
-    ):
+
+    def told_already(user: User) -> bool:
+        return user.id in done or user.id == actor.id or levels.get(user.id) == MUTED
+
+    if answered_author is not None and not told_already(answered_author):
         done.add(answered_author.id)
         notify(
             answered_author,
@@ -866,7 +865,7 @@ def _notify_reply(post: Post, thread: Thread, actor: User, mentioned: list[User]
         )
     url = f"/forum/t/{thread.id}/unread"
     for user in candidates:
-        if user.id in done or user.id == actor.id or levels.get(user.id) == MUTED:
+        if told_already(user):
             continue
         done.add(user.id)
         is_author = author is not None and user.id == author.id
@@ -1048,15 +1047,23 @@ def toggle_bookmark(user: User, post: Post) -> bool:
 
 def bookmarked_ids(viewer: Any, post_ids: Sequence[int]) -> set[int]:
     """Which of these posts the viewer bookmarked: one query, none for visitors or no ids."""
-    if not post_ids or not policies.is_member(viewer):
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(PostBookmark.post_id).where(
-                PostBookmark.user_id == viewer.id, PostBookmark.post_id.in_(sorted(post_ids))
-            )
-        )
-    )
+    return ids_marked(viewer, "bookmarked", bookmark_mark(), "mark_bookmarked_ids", list(post_ids))
+
+
+@cache
+def bookmark_mark() -> Any:
+    """A column for the viewer's users row: which of the posts `mark_bookmarked_ids` they
+    bookmarked, read with the login on a page shared by every member."""
+    marks = PostBookmark.__table__
+    return id_mark(marks.c.post_id, marks.c.user_id, "mark_bookmarked_ids")
+
+
+@cache
+def draft_mark() -> Any:
+    """A column for the viewer's users row: whether they have a draft for the thread
+    `mark_draft_threads`."""
+    drafts = Draft.__table__
+    return id_mark(drafts.c.thread_id, drafts.c.user_id, "mark_draft_threads")
 
 
 def bookmarks_page(user: User, page: int, per_page: int = PER_PAGE) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 from flask import (
@@ -22,14 +21,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from fancampaign import policies, signals
-from fancampaign.accounts.marks import id_mark, id_set
+from fancampaign.accounts.marks import id_set
 from fancampaign.admin import services as admin_services
 from fancampaign.admin import sitesettings
 from fancampaign.caching import EVERY_PAGE
 from fancampaign.errors import DomainError, error_response
 from fancampaign.extensions import db, limiter, utcnow
 from fancampaign.forum import discussions, forms, hooks, services, tracking  # noqa: F401
-from fancampaign.forum.models import LEVELS, Category, Draft, Post, PostBookmark, Thread
+from fancampaign.forum.models import LEVELS, Category, Post, Thread
 from fancampaign.guards import _to_login, admin_required, login_required, moderator_required
 from fancampaign.pagecache import Fill, Page, Viewer, each, page_meta, render_part
 from fancampaign.routing import id_arg, page_arg, parse_id
@@ -254,32 +253,15 @@ def note_posts(thread: Thread | None, posts: list[Post], **more: Any) -> None:
     )
 
 
-@cache
-def _draft_mark() -> Any:
-    """A column for the viewer's users row: whether they have a draft for the thread
-    `mark_draft_threads` (see `cache.viewer_marks`)."""
-    drafts = Draft.__table__
-    return id_mark(drafts.c.thread_id, drafts.c.user_id, "mark_draft_threads")
-
-
-@cache
-def _bookmark_mark() -> Any:
-    """A column for the viewer's users row: which of the posts `mark_bookmarked_ids` they
-    bookmarked, read with the login (a shared page costs no query of its own for them; a
-    page rendered for its viewer alone asks services.bookmarked_ids)."""
-    marks = PostBookmark.__table__
-    return id_mark(marks.c.post_id, marks.c.user_id, "mark_bookmarked_ids")
-
-
 def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     """What a member's version of a page of posts asks about them: their likes and bookmarks
     among them, and whether they have a draft reply to the thread."""
     marks = {
         "liked": (services.liked_mark(), {"mark_liked_ids": meta["posts"]}),
-        "bookmarked": (_bookmark_mark(), {"mark_bookmarked_ids": meta["posts"]}),
+        "bookmarked": (services.bookmark_mark(), {"mark_bookmarked_ids": meta["posts"]}),
     }
     if meta.get("thread"):
-        marks["drafted"] = (_draft_mark(), {"mark_draft_threads": [meta["thread"]]})
+        marks["drafted"] = (services.draft_mark(), {"mark_draft_threads": [meta["thread"]]})
     return marks
 
 
@@ -600,27 +582,28 @@ def delete_post(post_id: int) -> Any:
 
 @bp.route("/forum/p/<int:post_id>/like", methods=["POST"])
 def like(post_id: int) -> Any:
-    post = services.get_post(post_id, current_user)
-    if not current_user.is_authenticated:
-        return _to_login()
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-    liked = services.toggle_like(current_user, post)
-    db.session.commit()
-    flash("You like this post." if liked else "You no longer like this post.", "success")
-    return redirect(_post_location(post))
+    return _toggle(
+        post_id, services.toggle_like, "You like this post.", "You no longer like this post."
+    )
 
 
 @bp.route("/forum/p/<int:post_id>/bookmark", methods=["POST"])
 def bookmark(post_id: int) -> Any:
+    return _toggle(
+        post_id, services.toggle_bookmark, "The post is bookmarked.", "The bookmark is removed."
+    )
+
+
+def _toggle(post_id: int, toggle: Any, on: str, off: str) -> Any:
+    """A member's on/off mark on a post (like, bookmark), back where they pressed it."""
     post = services.get_post(post_id, current_user)
     if not current_user.is_authenticated:
         return _to_login()
     if not FlaskForm().validate_on_submit():
         abort(400)
-    marked = services.toggle_bookmark(current_user, post)
+    now_on = toggle(current_user, post)
     db.session.commit()
-    flash("The post is bookmarked." if marked else "The bookmark is removed.", "success")
+    flash(on if now_on else off, "success")
     return redirect(safe_next(request.form.get("next"), _post_location(post)))
 
 
