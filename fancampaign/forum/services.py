@@ -657,12 +657,14 @@ def _add_post(
     *,
     held: bool,
     is_first: bool = False,
+    reply_to_id: int | None = None,
 ) -> Post:
     """Store a post (a held one hidden for review) and flush it; counters are the caller's."""
     post = Post(
         thread_id=thread.id,
         author_id=author_id,
         is_first=is_first,
+        reply_to_id=reply_to_id,
         body=body,
         body_html=html,
         created_at=now,
@@ -701,10 +703,11 @@ def _new_thread(
         tracking.watch_automatically(author, thread, WATCHING)
         tracking.record_read(author, thread, post.id)
     if not held:
-        _bump_for_new_post(thread, author_id, now, first=True)
         if author is not None:
             done = _notify_mentions(post, thread, author, mentioned)
             _notify_new_thread(post, thread, category, author, done)
+        # Last: the category's row stays locked until the commit.
+        _bump_for_new_post(thread, author_id, now, first=True)
     return thread
 
 
@@ -753,15 +756,23 @@ def reply(user: User, thread: Thread, body: str, reply_to: int | None = None) ->
     held = newcomers.screen(user, body) or held
     html, mentioned = _render(body)
     now = utcnow()
-    post = _add_post(thread, user.id, body, html, now, held=held)
+    answered = answered_post(user, thread, reply_to)
+    post = _add_post(
+        thread,
+        user.id,
+        body,
+        html,
+        now,
+        held=held,
+        reply_to_id=answered.id if answered is not None else None,
+    )
     tracking.watch_automatically(user, thread, TRACKING)
     tracking.record_read(user, thread, post.id)
-    answered = answered_post(user, thread, reply_to)
-    post.reply_to_id = answered.id if answered is not None else None
     discard_draft(user, thread=thread)
     if not held:
-        _bump_for_new_post(thread, user.id, now, first=False)
         _notify_reply(post, thread, user, mentioned)
+        # Last: the thread's and the category's rows stay locked until the commit.
+        _bump_for_new_post(thread, user.id, now, first=False)
     return post
 
 
@@ -840,8 +851,9 @@ def _notify_reply(post: Post, thread: Thread, actor: User, mentioned: list[User]
     done = _notify_mentions(post, thread, actor, mentioned)
     answered = db.session.get(Post, post.reply_to_id) if post.reply_to_id else None
     answered_author = answered.author if answered is not None else None
-    author = thread.author
+    # The watchers first: the thread's author is usually one of them (no query of their own).
     watching = [] if thread.is_hidden else tracking.watchers(thread)
+    author = thread.author
     candidates = ([author] if author is not None else []) + watching
     levels = tracking.levels_for(
         [u.id for u in candidates] + ([answered_author.id] if answered_author else []), thread

@@ -13,6 +13,7 @@ moving posts or threads never leaves them wrong.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -46,20 +47,58 @@ NEW_FOR = timedelta(days=2)
 _RANK = {MUTED: 0, NORMAL: 1, TRACKING: 2, WATCHING: 3}
 
 
-def _upsert(
-    model: Any, keys: dict[str, Any], values: dict[str, Any], update: dict[str, Any]
-) -> None:
-    """INSERT, or UPDATE `update` when the row is there (one statement on both databases)."""
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(model).values(**keys, **values)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={
-            name: value(statement.excluded) if callable(value) else value
-            for name, value in update.items()
-        },
+Update = Callable[[Any], dict[str, Any]]
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _upsert(model: Any, keys: tuple[str, ...], row: dict[str, Any], update: Update) -> None:
+    """INSERT `row`, or when a row with the same `keys` is there, UPDATE it as `update(new)`
+    says (`new`: the proposed row's columns): one statement on both databases, built once per
+    model, columns and update (a reply runs three of these; only the values change)."""
+    dialect = db.engine.dialect.name
+    found = (model, keys, tuple(row), update, dialect)
+    statement = _UPSERTS.get(found)
+    if statement is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = model.__table__
+        statement = insert(table).values({name: sa.bindparam(name) for name in row})
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_=update(statement.excluded)
+        )
+        _UPSERTS[found] = statement
+    db.session.execute(statement, row)
+
+
+def _chosen(new: Any) -> dict[str, Any]:
+    """A level the member set: it replaces whatever was there."""
+    return {name: new[name] for name in ("level", "is_automatic", "updated_at") if name in new}
+
+
+def _rank(level: Any) -> Any:
+    return sa.case(*((level == name, rank) for name, rank in _RANK.items()), else_=0)
+
+
+def _raised(new: Any) -> dict[str, Any]:
+    """An automatic level: raises the one there if that was automatic and lower, never lowers
+    it, never overrides one the member chose."""
+    raise_it = sa.and_(
+        ThreadWatch.is_automatic.is_(True), _rank(ThreadWatch.level) < _rank(new.level)
     )
-    db.session.execute(statement, execution_options={"synchronize_session": False})
+    return {
+        "level": sa.case((raise_it, new.level), else_=ThreadWatch.level),
+        "updated_at": new.updated_at,
+    }
+
+
+def _forward(new: Any) -> dict[str, Any]:
+    """A reading position moves forward only."""
+    return {
+        "last_read_post_id": sa.case(
+            (new.last_read_post_id > ThreadRead.last_read_post_id, new.last_read_post_id),
+            else_=ThreadRead.last_read_post_id,
+        ),
+        "updated_at": new.updated_at,
+    }
 
 
 def _check_level(level: str) -> str:
@@ -77,12 +116,17 @@ def set_thread_level(user: User, thread: Thread, level: str) -> None:
     if not policies.can_watch(user, thread):
         raise NotAllowed("You cannot follow this thread.")
     level = _check_level(level)
-    now = utcnow()
     _upsert(
         ThreadWatch,
-        {"user_id": user.id, "thread_id": thread.id},
-        {"level": level, "is_automatic": False, "updated_at": now},
-        {"level": level, "is_automatic": False, "updated_at": now},
+        ("user_id", "thread_id"),
+        {
+            "user_id": user.id,
+            "thread_id": thread.id,
+            "level": level,
+            "is_automatic": False,
+            "updated_at": utcnow(),
+        },
+        _chosen,
     )
     if level == MUTED:
         notifications.drop_pending_mail(user, thread.id)
@@ -94,32 +138,28 @@ def set_category_level(user: User, category: Category, level: str) -> None:
     if not policies.is_member(user):
         raise NotAllowed("Log in to follow a category.")
     level = _check_level(level)
-    now = utcnow()
     _upsert(
         CategoryWatch,
-        {"user_id": user.id, "category_id": category.id},
-        {"level": level, "updated_at": now},
-        {"level": level, "updated_at": now},
+        ("user_id", "category_id"),
+        {"user_id": user.id, "category_id": category.id, "level": level, "updated_at": utcnow()},
+        _chosen,
     )
 
 
 def watch_automatically(user: User, thread: Thread, level: str) -> None:
     """Raise the member's level for a thread they started (watching) or replied to
     (tracking), as Discourse does: never lowers it, never overrides one they chose."""
-    raise_it = sa.and_(
-        ThreadWatch.is_automatic.is_(True),
-        sa.case(*((ThreadWatch.level == name, rank) for name, rank in _RANK.items()), else_=0)
-        < _RANK[level],
-    )
-    now = utcnow()
     _upsert(
         ThreadWatch,
-        {"user_id": user.id, "thread_id": thread.id},
-        {"level": level, "is_automatic": True, "updated_at": now},
+        ("user_id", "thread_id"),
         {
-            "level": lambda _new: sa.case((raise_it, level), else_=ThreadWatch.level),
-            "updated_at": now,
+            "user_id": user.id,
+            "thread_id": thread.id,
+            "level": level,
+            "is_automatic": True,
+            "updated_at": utcnow(),
         },
+        _raised,
     )
 
 
@@ -206,36 +246,30 @@ def record_read(user: Any, thread: Thread, upto: int) -> int:
     marks the thread's notifications read. Returns the position."""
     if not policies.can_watch(user, thread):
         return 0
-    last = (
-        db.session.scalar(sa.select(sa.func.max(Post.id)).where(Post.thread_id == thread.id)) or 0
-    )
-    upto = max(0, min(int(upto), last))
-    now = utcnow()
+    last, visible = db.session.execute(_last_posts(), {"thread_id": thread.id}).one()
+    upto = max(0, min(int(upto), last or 0))
     _upsert(
         ThreadRead,
-        {"user_id": user.id, "thread_id": thread.id},
-        {"last_read_post_id": upto, "updated_at": now},
+        ("user_id", "thread_id"),
         {
-            "last_read_post_id": lambda new: sa.case(
-                (new.last_read_post_id > ThreadRead.last_read_post_id, new.last_read_post_id),
-                else_=ThreadRead.last_read_post_id,
-            ),
-            "updated_at": now,
+            "user_id": user.id,
+            "thread_id": thread.id,
+            "last_read_post_id": upto,
+            "updated_at": utcnow(),
         },
+        _forward,
     )
-    if upto and upto >= _last_visible(thread):
+    if upto and upto >= (visible or 0):
         notifications.mark_thread_read(user, thread.id)
     return upto
 
 
-def _last_visible(thread: Thread) -> int:
-    return (
-        db.session.scalar(
-            sa.select(sa.func.max(Post.id)).where(
-                Post.thread_id == thread.id, Post.is_hidden.is_(False), Post.is_deleted.is_(False)
-            )
-        )
-        or 0
+@cache
+def _last_posts() -> sa.Select[Any]:
+    """The thread's last post and its last visible one, in one query."""
+    visible = sa.and_(Post.is_hidden.is_(False), Post.is_deleted.is_(False))
+    return sa.select(sa.func.max(Post.id), sa.func.max(sa.case((visible, Post.id)))).where(
+        Post.thread_id == sa.bindparam("thread_id")
     )
 
 

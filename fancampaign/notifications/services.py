@@ -224,7 +224,8 @@ def _add_to_group(
     values: dict[str, Any] = {"count": Notification.count + 1, "updated_at": now}
     if actor is not None:
         values["actor_id"] = actor.id
-    changed = db.session.execute(
+    # The row comes back with the UPDATE (populating the session's copy, if it has one).
+    return db.session.scalars(
         sa.update(Notification)
         .where(
             Notification.user_id == user_id,
@@ -232,15 +233,9 @@ def _add_to_group(
             Notification.read_at.is_(None),
         )
         .values(**values)
-        .returning(Notification.id),
-        execution_options={"synchronize_session": False},
-    ).scalar()
-    if changed is None:
-        return None
-    found = db.session.get(Notification, changed)
-    if found is not None:
-        db.session.refresh(found)
-    return found
+        .returning(Notification),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).first()
 
 
 def _quiet() -> timedelta:

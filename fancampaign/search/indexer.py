@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from fancampaign.extensions import db
 from fancampaign.search import backend
@@ -210,21 +211,29 @@ def _changed(obj: Any, fields: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in fields)
 
 
-def _thread_map(conn: sa.Connection, posts: list[Any]) -> dict[int, ThreadInfo]:
+def _expired(obj: Any) -> bool:
+    """Some of what `ThreadInfo.of` reads would have to be loaded again (a query)."""
+    return bool(sa.inspect(obj).unloaded & {"id", "is_hidden", "subject_kind", "subject_id"})
+
+
+def _thread_map(session: Session, posts: list[Any]) -> dict[int, ThreadInfo]:
     """What each post's thread is (hidden, discussing what), in one query (instances in hand
-    first)."""
+    first: the post's own, else the session's)."""
+    from fancampaign.forum.models import Thread
+
     known: dict[int, ThreadInfo] = {}
     missing: set[int] = set()
     for post in posts:
         thread = post.__dict__.get("thread")
-        if thread is not None and thread.id == post.thread_id:
+        if thread is None and post.thread_id is not None:
+            thread = session.identity_map.get(identity_key(Thread, post.thread_id))
+        if thread is not None and not _expired(thread) and thread.id == post.thread_id:
             known[post.thread_id] = ThreadInfo.of(thread)
         elif post.thread_id is not None:
             missing.add(post.thread_id)
     missing -= known.keys()
     if missing:
-        from fancampaign.forum.models import Thread
-
+        conn = session.connection()
         table = Thread.__table__
         for tid, hidden, subject_kind, subject_id in conn.execute(
             sa.select(
@@ -311,7 +320,7 @@ def _after_flush(session: Session, _context: Any) -> None:
     for obj in deleted:
         backend.remove(SOURCES[type(obj)].kind, obj.id, conn=conn)
     posts = [obj for obj in changed if SOURCES[type(obj)].kind == "post"]
-    threads = _thread_map(conn, posts) if posts else {}
+    threads = _thread_map(session, posts) if posts else {}
     backend.upsert_many(conn, [document_for(obj, threads) for obj in changed])
     old_threads = [
         obj for obj in changed if SOURCES[type(obj)].kind == "thread" and obj not in session.new
@@ -346,7 +355,7 @@ def reindex_all(batch_size: int = 500) -> int:
             )
             if not objs:
                 break
-            threads = _thread_map(conn, objs) if source.kind == "post" else {}
+            threads = _thread_map(db.session, objs) if source.kind == "post" else {}
             backend.upsert_many(conn, [document_for(obj, threads) for obj in objs])
             count += len(objs)
             last = objs[-1].id
