@@ -14,7 +14,9 @@ What it does (nothing here is a test; it measures):
    shared link), and the bare query+template ceiling.
 4. Under writers (signing and replying at once, then each alone): the petition page for
    visitors and, separately, the bare ceiling under the same writers; the page's share of
-   that ceiling, and the writers' own rates against their solo figures.
+   that ceiling, and the writers' own rates against their solo figures, both beside the
+   app's page and beside the bare app's (`*_share_of_solo_beside_bare`: what the machine
+   leaves the writers when readers take their share of its cores).
 5. All the while, a checker reads the committed count, then asks for the page: the count the
    page shows must never be below the count committed before the request began.
 """
@@ -252,14 +254,21 @@ def main() -> None:
             rates = {k: _json(v.output())["requests"] / args.duration for k, v in loads.items()}
             loads = {kind: writer(kind, f"{kind}-bare-{suffix}") for kind in kinds}
             bare_rps = _rps(reader(f"{bare_base}/query").output())
-            for load in loads.values():
-                load.output()
+            # The same writers while the bare app is read: what the machine leaves them when
+            # readers take their share of its cores (the app's writers can't do better).
+            beside_bare = {
+                k: _json(v.output())["requests"] / args.duration for k, v in loads.items()
+            }
             figures = {
                 "page_rps": round(page_rps, 1),
                 "bare_rps_same_writers": round(bare_rps, 1),
                 "page_share_of_bare": round(page_rps / bare_rps, 3),
                 **{f"{k}_rps": round(v, 1) for k, v in rates.items()},
                 **{f"{k}_share_of_solo": round(v / solo[k], 3) for k, v in rates.items()},
+                **{
+                    f"{k}_share_of_solo_beside_bare": round(v / solo[k], 3)
+                    for k, v in beside_bare.items()
+                },
             }
             report[label] = figures
             print(f"{label}:", figures, flush=True)
