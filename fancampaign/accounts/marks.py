@@ -27,12 +27,19 @@ def id_mark(ids: Any, user_id: Any, param: str) -> Any:
     each: the statement's text is the same for any number of ids (one prepared statement on
     PostgreSQL, no re-rendering of the SQL per request).
     """
-    elements = _json_array(sa.bindparam(param, type_=_IdList())).table_valued("value")
     return (
         sa.select(_comma_joined(sa.cast(ids, sa.Text)))
-        .where(user_id == User.id, ids.in_(sa.select(sa.cast(elements.c.value, sa.Integer))))
+        .where(user_id == User.id, ids.in_(id_list(param)))
         .scalar_subquery()
     )
+
+
+def id_list(param: str) -> Any:
+    """The ids of the list parameter `param`, as a subquery for `column.in_(...)`: bound as
+    one JSON parameter, so the statement's text is the same for any number of ids (an
+    expanding IN renders the statement again on every execution)."""
+    elements = _json_array(sa.bindparam(param, type_=_IdList())).table_valued("value")
+    return sa.select(sa.cast(elements.c.value, sa.Integer))
 
 
 def id_set(marked: str | None) -> set[int]:

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
+from fancampaign.accounts.marks import id_list
 from fancampaign.accounts.models import User
 from fancampaign.errors import InvalidInput, NotAllowed
 from fancampaign.extensions import db, utcnow
@@ -334,7 +335,7 @@ def _states_statement() -> Any:
             inherited,
             sa.and_(inherited.category_id == Thread.category_id, inherited.user_id == uid),
         )
-        .where(Thread.id.in_(sa.bindparam("thread_ids", expanding=True)))
+        .where(Thread.id.in_(id_list("thread_ids")))
     )
     _STATES.append(statement)
     return statement
@@ -348,7 +349,8 @@ def thread_states(
     if not thread_ids or not policies.is_member(viewer) or not viewer.id:
         return {}
     uid = viewer.id
-    rows = db.session.execute(
+    # Plain rows (no ORM entity among the columns): the connection's execute is enough.
+    rows = db.session.connection().execute(
         _states_statement(), {"uid": uid, "thread_ids": sorted(set(thread_ids))}
     )
     fresh = (now or utcnow()) - NEW_FOR
