@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
 from fancampaign import create_app
 from fancampaign.config import new_log_signing_key
@@ -267,3 +268,23 @@ def test_page_reads_skip_the_limiter_only_while_no_limit_is_on_them(app):
                 assert not methods & {"GET", "HEAD"}, f"{rule.rule} limits reads"
     assert limited, "no limit found: the check above proved nothing"
     assert set(manager._blueprint_limits) <= {"api"}
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True)
+def test_a_page_read_does_not_go_through_the_limiter_and_a_write_does(client, monkeypatch):
+    from flask_limiter import Limiter
+
+    checked: list[str | None] = []
+    original = Limiter._check_request_limit
+
+    def counting(self, callable_name=None, in_middleware=True):
+        checked.append(request.endpoint)
+        return original(self, callable_name, in_middleware)
+
+    monkeypatch.setattr(Limiter, "_check_request_limit", counting)
+    assert client.get("/petitions").status_code == 200
+    assert checked == []
+    client.post("/login", data={})
+    assert set(checked) == {"accounts.login"}
+    client.get("/api/v1/petitions")
+    assert checked[-1] == "api.petitions"

@@ -7,6 +7,7 @@ marks with `id_mark`; the login's query reads them along with the viewer (accoun
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,7 +64,14 @@ class _IdList(sa.types.TypeDecorator[list[int]]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-        return None if value is None else json.dumps([int(item) for item in value])
+        return None if value is None else _encoded(tuple(value))
+
+
+@lru_cache(maxsize=4096)
+def _encoded(ids: tuple[Any, ...]) -> str:
+    """A list of ids as JSON, worked out once per list (a shared page asks about the same
+    ids on every member's request)."""
+    return json.dumps([int(item) for item in ids])
 
 
 def _sql_function(name: str, sqlite: str, postgresql: str, type_: Any = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -265,27 +266,36 @@ def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return marks
 
 
-_PLACE = (
-    "98765432109876543210"  # stands for a post id in html made once per app (`bookmark_control`)
-)
+_PLACE = "98765432109876543210"  # stands for a post id in html made once per app (`_made_once`)
 
 
-def bookmark_control(post_id: int, marked: bool) -> str:
-    """The Bookmark button of one post for one viewer (a slot of the shared page): rendered
-    once per app for each state with a stand-in id, then the post's id put in (a page of posts
-    fills a button for each post on every member's request)."""
-    made = current_app.extensions.setdefault("fancampaign_bookmark_control", {})
-    html = made.get(marked)
+def _made_once(name: str, make: Callable[[], str]) -> str:
+    """A partial rendered once per app (the same for every viewer and request)."""
+    made = current_app.extensions.setdefault("fancampaign_forum_parts", {})
+    html = made.get(name)
     if html is None:
+        html = made[name] = make()
+    return html  # type: ignore[no-any-return]
+
+
+def _bookmark_controls() -> dict[bool, str]:
+    """The Bookmark button in each state, with `_PLACE` where the post's id goes."""
+
+    def make(marked: bool) -> str:
         action = url_for("forum.bookmark", post_id=int(_PLACE))
-        html = made[marked] = render_part("forum/_bookmark.html", action=action, marked=marked)
-    return html.replace(_PLACE, str(post_id))
+        return render_part("forum/_bookmark.html", action=action, marked=marked)
+
+    return {
+        marked: _made_once(f"bookmark:{marked}", lambda marked=marked: make(marked))
+        for marked in (False, True)
+    }
 
 
 def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of a page of posts rendered for every member: their likes and
     bookmarks; their own posts (Edit and Delete instead of Like and Report) and their draft
-    in the reply box need a page of their own."""
+    in the reply box need a page of their own. A page of posts fills a Like and a Bookmark
+    for each post on every member's request: from html made once per app."""
     if viewer.user.id in meta["authors"] or id_set(viewer.marks.get("drafted")):
         return None
     liked = id_set(viewer.marks["liked"])
@@ -293,12 +303,17 @@ def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | No
 
     def like(args: dict[str, str]) -> dict[str, str]:
         words = {
-            state: render_part("forum/_like_word.html", liked=state) for state in (False, True)
+            state: _made_once(
+                f"like:{state}",
+                lambda state=state: render_part("forum/_like_word.html", liked=state),
+            )
+            for state in (False, True)
         }
         return {arg: words[int(arg) in liked] for arg in args}
 
     def bookmark(args: dict[str, str]) -> dict[str, str]:
-        return {arg: bookmark_control(int(arg), int(arg) in bookmarked) for arg in args}
+        controls = _bookmark_controls()
+        return {arg: controls[int(arg) in bookmarked].replace(_PLACE, arg) for arg in args}
 
     return {"like": like, "bookmark": bookmark}
 

@@ -81,6 +81,7 @@ class Opened(NamedTuple):
     texts: tuple[bytes, ...]  # the pieces: what goes between the items
     items: tuple[tuple[str, str, tuple[bytes, ...]] | None, ...]  # each slot, or None: a token
     slots: dict[str, dict[str, str]]  # {slot name: {arg: its stored html}} (CSRF_MARK for tokens)
+    memo: dict[str, Any]  # what is worked out from the entry once (members.py: its questions)
 
 
 _OPENED: OrderedDict[bytes, Opened] = OrderedDict()
@@ -107,7 +108,7 @@ def open_(frozen: bytes) -> Opened:
     for item in data["i"]:
         if item is not None:
             slots.setdefault(item[0], {})[item[1]] = CSRF_MARK.join(item[2])
-    opened = Opened(data, body, tuple(body.split(b"\x00")), items, slots)
+    opened = Opened(data, body, tuple(body.split(b"\x00")), items, slots, {})
     if len(frozen) <= _OPENED_MAX:
         with _OPENED_LOCK:
             if frozen not in _OPENED:

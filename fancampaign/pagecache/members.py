@@ -43,8 +43,7 @@ def serve(
     if found is None:
         return None
     opened = page.usable(found)
-    meta = opened.data["m"] if opened is not None else None
-    questions = page.marks(meta) if page.marks is not None and meta is not None else {}
+    questions = _questions(page, opened) if opened is not None else {}
     viewer = binding().load_viewer(questions)
     if viewer is None or viewer.role is None:
         return None
@@ -69,7 +68,7 @@ def serve(
         if meta is None:
             return None  # the view said nothing about its page: the viewer gets their own
         if page.marks is not None:
-            wanted = page.marks(meta)
+            wanted = _questions(page, opened)
             missing = {name: q for name, q in wanted.items() if name not in viewer.marks}
             if missing:
                 answers = binding().read_marks(viewer.user, missing)
@@ -87,6 +86,17 @@ def serve(
     response.headers["Cache-Control"] = "private, no-cache"
     response.vary.add("Cookie")
     return response
+
+
+def _questions(page: Page, opened: frozen.Opened) -> dict[str, Any]:
+    """The page's questions about its viewer for this entry (`Page.marks` of its meta),
+    worked out once per entry and process: they are the same for every viewer."""
+    found = opened.memo.get("marks")
+    if found is None:
+        meta = opened.data["m"]
+        found = page.marks(meta) if page.marks is not None and meta is not None else {}
+        opened.memo["marks"] = found
+    return found  # type: ignore[no-any-return]
 
 
 def _render_shared(
