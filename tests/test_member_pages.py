@@ -161,6 +161,25 @@ def test_a_signer_sees_their_signature_and_the_count_follows(as_member):
     assert "data-count>2</strong>" in html
 
 
+def test_a_member_reads_the_petition_count_with_their_login_in_one_query(as_member):
+    """The exact count of a member's petition page comes with the login's query (a mark),
+    as committed when the request began: no query of its own."""
+    petition = make_petition(title="Counted with the login")
+    path = f"/petitions/{petition.slug}"
+    get(as_member(make_user("first")), path)
+    for n in range(3):
+        petitions.sign_petition(make_user(f"early{n}"), petition)
+    db.session.commit()
+    client = as_member(make_user("reader"))
+    get(client, path)
+    with count_queries() as statements:
+        html, source = get(client, path)
+    assert source == "hit"
+    assert "data-count>3</strong>" in html
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1  # the login, with the count in it
+
+
 def test_an_article_shows_each_member_their_signed_petitions(as_member):
     organiser = make_user("organiserfan", role=Role.ORGANISER)
     petition = make_petition(organiser, title="The linked petition")

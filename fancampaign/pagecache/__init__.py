@@ -12,7 +12,7 @@ about its viewer (`marks`) and how their answers fill the page's slots (`fills`)
         lagging=("signatures", "forum"),  # signers, chart, latest comments: <= 10 s behind
         marks=_marks,  # meta -> {"signature": (a column about the viewer, its parameters)}
         fills=_fills,  # (viewer, meta) -> {"sign": fill}, or None: a page of their own
-        live=_live,    # meta -> {"progress": fill}: the exact count, for every request
+        live=_live,    # (meta, answers) -> {"progress": fill}: the exact count, every request
     )
 
     @bp.route("/petitions/<slug>")

@@ -78,7 +78,7 @@ def serve(
             return None
         fills.update(own)
     if page.live is not None and meta is not None:
-        fills.update(page.live(meta))
+        fills.update(page.live(meta, viewer.marks))
     g.page_cache = source
     response = Response(frozen.thaw(opened, fills), status=200)
     for name, value in data["h"]:

@@ -29,7 +29,7 @@ LOGIN_KEY = "_user_id"  # where Flask-Login keeps the login in the session
 
 Marks = Callable[[dict[str, Any]], dict[str, Any]]
 Fills = Callable[[Viewer, dict[str, Any]], "dict[str, Fill] | None"]
-Live = Callable[[dict[str, Any]], "dict[str, Fill]"]
+Live = Callable[[dict[str, Any], dict[str, Any]], "dict[str, Fill]"]
 
 
 class Page:
@@ -45,7 +45,9 @@ class Page:
         the login's own query.
     fills(viewer, meta): the member's fills for the shared page's slots, or None when the
         viewer needs a rendering of their own.
-    live(meta): fills done for every request, visitors too (an exact count).
+    live(meta, answers): fills done for every request, visitors too (an exact count);
+        `answers`: a member's answers to `marks` (read with their login, as of the start of
+        the request), {} for a visitor.
     everyone: the response says nothing about its viewer (JSON): everyone gets the visitors'
         copy and the login is not even read.
     read_only: the view writes nothing (its reads run outside a transaction; a write is an
@@ -174,7 +176,7 @@ class Page:
             response.headers["Vary"] = "Cookie"
             return response
         data = opened.data
-        fills = self.live(data["m"] or {}) if self.live and data["m"] is not None else None
+        fills = self.live(data["m"] or {}, {}) if self.live and data["m"] is not None else None
         response = Response(frozen.thaw(opened, fills), status=200)
         for name, value in data["h"]:
             response.headers[name] = value

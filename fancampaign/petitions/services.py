@@ -767,6 +767,18 @@ def signature_mark() -> Any:
     )
 
 
+@cache
+def count_mark() -> Any:
+    """A column for the viewer's users row: the petition `mark_petition_id`'s count as
+    committed when the login's query runs (a member's petition page reads it there, not in a
+    query of its own: `count_of`)."""
+    return (
+        sa.select(Petition.signature_count)
+        .where(Petition.id == sa.bindparam("mark_petition_id"))
+        .scalar_subquery()
+    )
+
+
 def signers_to_update(petition: Petition) -> sa.Select[Any]:
     """Who asked for updates: rows (signature_id, user_id, name, email) of confirmed
     signatures with keep_updated and an address (the account's, else the guest's)."""

@@ -304,6 +304,7 @@ def _marks(meta: dict[str, Any]) -> dict[str, Any]:
         "signature": (services.signature_mark(), on_petition),
         "brought": (services.brought_mark(), on_petition),
         "code": (services.code_mark(), {}),
+        "count": (services.count_mark(), on_petition),  # for `_live`
     }
 
 
@@ -337,12 +338,13 @@ _PROGRESS: dict[tuple[Any, ...], str] = {}
 _PROGRESS_MAX = 1024
 
 
-def _live(meta: dict[str, Any]) -> dict[str, Fill]:
-    """For every request: the count and progress as committed now (one query, for the count;
-    the progress is rendered again only when the count, the petition or the minute moved)."""
+def _live(meta: dict[str, Any], answers: dict[str, Any]) -> dict[str, Fill]:
+    """For every request: the count and progress as committed now (a member's count came
+    with their login, `_marks`; a visitor's takes one query; the progress is rendered again
+    only when the count, the petition or the minute moved)."""
 
     def progress(args: dict[str, str]) -> dict[str, str]:
-        count = services.count_of(meta["petition"])
+        count = answers["count"] if "count" in answers else services.count_of(meta["petition"])
         if count is None:
             return {}
         key = (meta["petition"], meta.get("stamp"), count, int(time_module.time() // 60))
