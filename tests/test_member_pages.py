@@ -237,3 +237,57 @@ def test_the_forms_in_a_members_fill_carry_their_own_token(app, as_member):
         response = client.post(f"{path}/withdraw", data={"csrf_token": token})
         assert response.status_code in (302, 303), response.status_code
     assert tokens[0] != tokens[1]
+
+
+def test_a_members_category_markers_come_with_their_login_by_the_same_rule(as_member):
+    """The shared category page's unread and new markers and watch levels, read with the
+    login (`threads_mark`), say what `thread_states` says, for each kind of thread."""
+    from fancampaign.accounts.services import read_marks
+    from fancampaign.forum import tracking
+    from tests.factories import make_category
+
+    category = make_category("markers")
+    alita, reader, other = make_user("alita"), make_user("reader"), make_user("other")
+    read_part = make_thread(alita, category, title="Read in part")
+    muted = make_thread(alita, category, title="Muted one")
+    never = make_thread(alita, category, title="Never opened")
+    own = make_thread(reader, category, title="Their own")
+    old = make_thread(alita, category, title="Started long ago")
+    old.created_at = utcnow() - timedelta(days=30)
+    watched = make_thread(alita, category, title="Watched one")
+    db.session.commit()
+    first = forum.first_post(read_part).id
+    tracking.record_read(reader, read_part, first)
+    for n in range(2):
+        forum.reply(other, read_part, f"Reply {n} after where they read.")
+    tracking.set_thread_level(reader, muted, "muted")
+    tracking.set_thread_level(reader, watched, "watching")
+    tracking.set_category_level(other, category, "tracking")
+    db.session.commit()
+    threads = [read_part, muted, never, own, old, watched]
+    ids = [t.id for t in threads]
+    started = {t.id: (t.created_at.timestamp(), t.author_id) for t in threads}
+
+    for viewer in (reader, other, alita):
+        value = read_marks(viewer.id, {"t": (tracking.threads_mark(), {"mark_thread_ids": ids})})
+        level = read_marks(
+            viewer.id,
+            {"c": (tracking.category_mark(), {"mark_category_id": category.id})},
+        )["c"]
+        from_mark = tracking.states_from_mark(value["t"], viewer.id, level, started)
+        assert from_mark == tracking.thread_states(viewer, ids), viewer.username
+
+    states = tracking.thread_states(reader, ids)
+    assert states[read_part.id].unread == 2 and states[muted.id].level == "muted"
+    assert states[never.id].is_new and not states[own.id].is_new and not states[old.id].is_new
+    assert tracking.thread_states(other, ids)[never.id].level == "tracking"
+
+    get(as_member(make_user("first")), f"/forum/{category.slug}")
+    client = as_member(reader)
+    get(client, f"/forum/{category.slug}")
+    with count_queries() as statements:
+        html, source = get(client, f"/forum/{category.slug}")
+    assert source == "hit"
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert f'href="/forum/t/{read_part.id}/unread">2 unread' in html
+    assert html.count("badge--new") == sum(s.is_new for s in states.values()) == 2

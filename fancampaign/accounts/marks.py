@@ -29,7 +29,7 @@ def id_mark(ids: Any, user_id: Any, param: str) -> Any:
     PostgreSQL, no re-rendering of the SQL per request).
     """
     return (
-        sa.select(_comma_joined(sa.cast(ids, sa.Text)))
+        sa.select(comma_joined(sa.cast(ids, sa.Text)))
         .where(user_id == User.id, ids.in_(id_list(param)))
         .scalar_subquery()
     )
@@ -93,8 +93,8 @@ def _sql_function(name: str, sqlite: str, postgresql: str, type_: Any = None) ->
 _json_array = _sql_function(
     "json_array", "json_each({})", "json_array_elements_text(CAST({} AS json))"
 )
-# The values joined by commas ("5,9"): aggregate_strings with its separator in the SQL text,
-# where SQLAlchemy's own renders it again on every execution.
-_comma_joined = _sql_function(
+# The values joined by commas ("5,9"), an aggregate: aggregate_strings with its separator in
+# the SQL text, where SQLAlchemy's own renders it again on every execution.
+comma_joined = _sql_function(
     "comma_joined", "group_concat({}, ',')", "string_agg({}, ',')", sa.Text()
 )

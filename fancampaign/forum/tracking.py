@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from fancampaign import policies
-from fancampaign.accounts.marks import id_list
+from fancampaign.accounts.marks import comma_joined, id_list
 from fancampaign.accounts.models import User
 from fancampaign.errors import InvalidInput, NotAllowed
 from fancampaign.extensions import db, utcnow
@@ -354,19 +354,94 @@ def thread_states(
         _states_statement(), {"uid": uid, "thread_ids": sorted(set(thread_ids))}
     )
     fresh = (now or utcnow()) - NEW_FOR
+    return {
+        row.id: _state(
+            row.level or row.category_level,
+            row.last_read_post_id,
+            row.unread,
+            new=row.author_id != uid and row.created_at >= fresh,
+        )
+        for row in rows
+    }
+
+
+def _state(level: str | None, position: int | None, unread: Any, *, new: bool) -> ThreadState:
+    """A member's state for a thread from their level (set for it, else for its category),
+    reading position and unread count; `new`: started lately, by someone else (it is new
+    to them if they never opened it)."""
+    level = level or NORMAL
+    if level == MUTED:
+        return ThreadState(level=MUTED, last_read_post_id=position)
+    return ThreadState(
+        level=level,
+        last_read_post_id=position,
+        unread=int(unread or 0),
+        is_new=position is None and new,
+    )
+
+
+@cache
+def threads_mark() -> Any:
+    """The viewer's own rows for the threads of the list `mark_thread_ids`, for a page of
+    threads shared by every member (read with the login): "id:level:position:unread" for each
+    thread they have a reading position or a level set for, joined by commas; read it with
+    `states_from_mark`."""
+    read = sa.orm.aliased(ThreadRead)
+    own = sa.orm.aliased(ThreadWatch)
+    text = sa.Text()
+    unread = (
+        sa.select(sa.func.count(Post.id))
+        .where(_unread_posts(User.id, read.last_read_post_id))
+        .correlate_except(Post)
+        .scalar_subquery()
+    )
+    colon = sa.literal(":", text)
+    item = (
+        sa.cast(Thread.id, text)
+        + colon
+        + sa.func.coalesce(own.level, sa.literal("", text))
+        + colon
+        + sa.func.coalesce(sa.cast(read.last_read_post_id, text), sa.literal("", text))
+        + colon
+        + sa.cast(sa.case((read.user_id.is_(None), 0), else_=unread), text)
+    )
+    return (
+        sa.select(comma_joined(item))
+        .select_from(Thread)
+        .outerjoin(read, sa.and_(read.thread_id == Thread.id, read.user_id == User.id))
+        .outerjoin(own, sa.and_(own.thread_id == Thread.id, own.user_id == User.id))
+        .where(
+            Thread.id.in_(id_list("mark_thread_ids")),
+            sa.or_(read.user_id.is_not(None), own.user_id.is_not(None)),
+        )
+        .correlate(User)
+        .scalar_subquery()
+    )
+
+
+def states_from_mark(
+    value: str | None,
+    viewer_id: int,
+    category_level: str | None,
+    started: dict[int, tuple[float, int | None]],
+    now: datetime | None = None,
+) -> dict[int, ThreadState]:
+    """What `thread_states` says for the threads of one category, from a `threads_mark`
+    value, the viewer's level for the category and when and by whom each thread was started
+    ({id: (POSIX time, author id)}): the same rule (`_state`), no query."""
+    fresh = ((now or utcnow()) - NEW_FOR).timestamp()
+    rows: dict[int, tuple[str, int | None, int]] = {}
+    for part in value.split(",") if value else ():
+        thread_id, level, position, unread = part.split(":")
+        rows[int(thread_id)] = (level, int(position) if position else None, int(unread))
     states = {}
-    for row in rows:
-        level = row.level or row.category_level or NORMAL
-        if level == MUTED:
-            states[row.id] = ThreadState(level=MUTED, last_read_post_id=row.last_read_post_id)
-            continue
-        states[row.id] = ThreadState(
-            level=level,
-            last_read_post_id=row.last_read_post_id,
-            unread=int(row.unread or 0),
-            is_new=row.last_read_post_id is None
-            and row.author_id != uid
-            and row.created_at >= fresh,
+    for thread_id, (created, author_id) in started.items():
+        level, position, unread = rows.get(thread_id, ("", None, 0))
+        states[thread_id] = _state(
+            level or category_level,
+            position,
+            unread,
+            new=author_id != viewer_id and created >= fresh,
         )
     return states
 

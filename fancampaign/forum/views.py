@@ -157,15 +157,22 @@ def index() -> Any:
 
 
 def category_marks(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a member's category page asks with their login: their level for the category."""
-    return {"category_level": (tracking.category_mark(), {"mark_category_id": meta["category"]})}
+    """What a member's category page asks with their login: their level for the category
+    and their own rows for its threads (reading positions, levels)."""
+    return {
+        "category_level": (tracking.category_mark(), {"mark_category_id": meta["category"]}),
+        "threads": (tracking.threads_mark(), {"mark_thread_ids": meta["threads"]}),
+    }
 
 
-def personal_category(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill]:
+def personal_category(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of a category page rendered for every member: their unread markers
-    (one query) and their level for the category (read with the login)."""
-    states = tracking.thread_states(viewer.user, meta["threads"])
+    and their level for the category, all read with the login."""
+    if "started" not in meta:
+        return None  # stored before the page said when its threads were started
+    started = {int(tid): (created, author) for tid, created, author in meta["started"]}
     level = viewer.marks["category_level"] or "normal"
+    states = tracking.states_from_mark(viewer.marks["threads"], viewer.user.id, level, started)
     return {
         "unread": each(lambda arg, _html: unread_marker(int(arg), states.get(int(arg)))),
         "watch": each(
@@ -197,7 +204,8 @@ def category(slug: str) -> Any:
     category = services.get_category(slug)
     threads = services.threads_page(category, current_user, _page_arg())
     ids = [t.id for t in threads.items]
-    page_meta(threads=ids, category=category.id)
+    started = [[t.id, t.created_at.timestamp(), t.author_id] for t in threads.items]
+    page_meta(threads=ids, category=category.id, started=started)
     return render_template(
         "forum/category.html",
         category=category,
