@@ -300,25 +300,39 @@ class ThreadState:
         return self.last_read_post_id is not None
 
 
+def _own_rows(user_id: Any) -> tuple[Any, Any, Any]:
+    """A member's own rows for `Thread` (outer-join them with `_join_own_rows`): their
+    reading position, their level set for the thread, and their unread count (0 where they
+    never read it). What `thread_states` and `threads_mark` read, written once."""
+    read = sa.orm.aliased(ThreadRead)
+    own = sa.orm.aliased(ThreadWatch)
+    unread = (
+        sa.select(sa.func.count(Post.id))
+        .where(_unread_posts(user_id, read.last_read_post_id))
+        .correlate_except(Post)
+        .scalar_subquery()
+    )
+    return read, own, sa.case((read.user_id.is_(None), 0), else_=unread)
+
+
+def _join_own_rows(statement: Any, read: Any, own: Any, user_id: Any) -> Any:
+    return statement.outerjoin(
+        read, sa.and_(read.thread_id == Thread.id, read.user_id == user_id)
+    ).outerjoin(own, sa.and_(own.thread_id == Thread.id, own.user_id == user_id))
+
+
 _STATES: list[Any] = []
 
 
 def _states_statement() -> Any:
-    """`thread_states`' query, built once (it runs on every member's category page): the
-    member (`uid`) and the threads (`thread_ids`) are its parameters."""
+    """`thread_states`' query, built once: the member (`uid`) and the threads
+    (`thread_ids`) are its parameters."""
     if _STATES:
         return _STATES[0]
     uid = sa.bindparam("uid")
-    read = sa.orm.aliased(ThreadRead)
-    own = sa.orm.aliased(ThreadWatch)
+    read, own, unread = _own_rows(uid)
     inherited = sa.orm.aliased(CategoryWatch)
-    unread = (
-        sa.select(sa.func.count(Post.id))
-        .where(_unread_posts(uid, read.last_read_post_id))
-        .correlate(Thread, read)
-        .scalar_subquery()
-    )
-    statement = (
+    statement = _join_own_rows(
         sa.select(
             Thread.id,
             Thread.created_at,
@@ -326,17 +340,15 @@ def _states_statement() -> Any:
             read.last_read_post_id,
             own.level,
             inherited.level.label("category_level"),
-            sa.case((read.user_id.is_(None), 0), else_=unread).label("unread"),
-        )
-        .select_from(Thread)
-        .outerjoin(read, sa.and_(read.thread_id == Thread.id, read.user_id == uid))
-        .outerjoin(own, sa.and_(own.thread_id == Thread.id, own.user_id == uid))
-        .outerjoin(
-            inherited,
-            sa.and_(inherited.category_id == Thread.category_id, inherited.user_id == uid),
-        )
-        .where(Thread.id.in_(id_list("thread_ids")))
+            unread.label("unread"),
+        ).select_from(Thread),
+        read,
+        own,
+        uid,
     )
+    statement = statement.outerjoin(
+        inherited, sa.and_(inherited.category_id == Thread.category_id, inherited.user_id == uid)
+    ).where(Thread.id.in_(id_list("thread_ids")))
     _STATES.append(statement)
     return statement
 
@@ -386,15 +398,8 @@ def threads_mark() -> Any:
     threads shared by every member (read with the login): "id:level:position:unread" for each
     thread they have a reading position or a level set for, joined by commas; read it with
     `states_from_mark`."""
-    read = sa.orm.aliased(ThreadRead)
-    own = sa.orm.aliased(ThreadWatch)
+    read, own, unread = _own_rows(User.id)
     text = sa.Text()
-    unread = (
-        sa.select(sa.func.count(Post.id))
-        .where(_unread_posts(User.id, read.last_read_post_id))
-        .correlate_except(Post)
-        .scalar_subquery()
-    )
     colon = sa.literal(":", text)
     item = (
         sa.cast(Thread.id, text)
@@ -403,14 +408,13 @@ def threads_mark() -> Any:
         + colon
         + sa.func.coalesce(sa.cast(read.last_read_post_id, text), sa.literal("", text))
         + colon
-        + sa.cast(sa.case((read.user_id.is_(None), 0), else_=unread), text)
+        + sa.cast(unread, text)
+    )
+    statement = _join_own_rows(
+        sa.select(comma_joined(item)).select_from(Thread), read, own, User.id
     )
     return (
-        sa.select(comma_joined(item))
-        .select_from(Thread)
-        .outerjoin(read, sa.and_(read.thread_id == Thread.id, read.user_id == User.id))
-        .outerjoin(own, sa.and_(own.thread_id == Thread.id, own.user_id == User.id))
-        .where(
+        statement.where(
             Thread.id.in_(id_list("mark_thread_ids")),
             sa.or_(read.user_id.is_not(None), own.user_id.is_not(None)),
         )
@@ -568,13 +572,7 @@ def parse_thread_mark(value: str | None) -> ThreadState | None:
     if not value:
         return None
     level, position, unread = value.split(",")
-    if level == MUTED:
-        return ThreadState(level=MUTED, last_read_post_id=int(position) if position else None)
-    return ThreadState(
-        level=level,
-        last_read_post_id=int(position) if position else None,
-        unread=int(unread or 0),
-    )
+    return _state(level, int(position) if position else None, unread, new=False)
 
 
 @cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -274,36 +273,26 @@ def post_marks(meta: dict[str, Any]) -> dict[str, Any]:
     return marks
 
 
-_PLACE = "98765432109876543210"  # stands for a post id in html made once per app (`_made_once`)
-
-
-def _made_once(name: str, make: Callable[[], str]) -> str:
-    """A partial rendered once per app (the same for every viewer and request)."""
-    made = current_app.extensions.setdefault("fancampaign_forum_parts", {})
-    html = made.get(name)
-    if html is None:
-        html = made[name] = make()
-    return html  # type: ignore[no-any-return]
+_PLACE = "98765432109876543210"  # stands for a post id in html made once per app
 
 
 def _bookmark_controls() -> dict[bool, str]:
-    """The Bookmark button in each state, with `_PLACE` where the post's id goes."""
-
-    def make(marked: bool) -> str:
+    """The Bookmark button in each state, with `_PLACE` where the post's id goes: made once
+    per app (a page of posts fills one for each post on every member's request)."""
+    made = current_app.extensions.get("fancampaign_bookmark_controls")
+    if made is None:
         action = url_for("forum.bookmark", post_id=int(_PLACE))
-        return render_part("forum/_bookmark.html", action=action, marked=marked)
-
-    return {
-        marked: _made_once(f"bookmark:{marked}", lambda marked=marked: make(marked))
-        for marked in (False, True)
-    }
+        made = current_app.extensions["fancampaign_bookmark_controls"] = {
+            marked: render_part("forum/_bookmark.html", action=action, marked=marked)
+            for marked in (False, True)
+        }
+    return made  # type: ignore[no-any-return]
 
 
 def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of a page of posts rendered for every member: their likes and
     bookmarks; their own posts (Edit and Delete instead of Like and Report) and their draft
-    in the reply box need a page of their own. A page of posts fills a Like and a Bookmark
-    for each post on every member's request: from html made once per app."""
+    in the reply box need a page of their own."""
     if viewer.user.id in meta["authors"] or id_set(viewer.marks.get("drafted")):
         return None
     liked = id_set(viewer.marks["liked"])
@@ -311,11 +300,7 @@ def personal_posts(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | No
 
     def like(args: dict[str, str]) -> dict[str, str]:
         words = {
-            state: _made_once(
-                f"like:{state}",
-                lambda state=state: render_part("forum/_like_word.html", liked=state),
-            )
-            for state in (False, True)
+            state: render_part("forum/_like_word.html", liked=state) for state in (False, True)
         }
         return {arg: words[int(arg) in liked] for arg in args}
 

@@ -772,11 +772,7 @@ def count_mark() -> Any:
     """A column for the viewer's users row: the petition `mark_petition_id`'s count as
     committed when the login's query runs (a member's petition page reads it there, not in a
     query of its own: `count_of`)."""
-    return (
-        sa.select(Petition.signature_count)
-        .where(Petition.id == sa.bindparam("mark_petition_id"))
-        .scalar_subquery()
-    )
+    return _count_where("mark_petition_id").scalar_subquery()
 
 
 def signers_to_update(petition: Petition) -> sa.Select[Any]:
@@ -1165,7 +1161,12 @@ _COUNT_OF: dict[str, Any] = {}
 
 
 def _build_count_of() -> Any:
-    return sa.select(Petition.signature_count).where(Petition.id == sa.bindparam("petition_id"))
+    return _count_where("petition_id")
+
+
+def _count_where(param: str) -> Any:
+    """The count of the petition whose id is the parameter `param` (base + counter slots)."""
+    return sa.select(Petition.signature_count).where(Petition.id == sa.bindparam(param))
 
 
 def progress_of(petition_id: int) -> Petition | None:
