@@ -58,8 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask) -> None:
-    from fancampaign.accounts.services import load_session_user
-    from fancampaign.admin import sitesettings
+    from fancampaign.accounts.viewer import load_user
     from fancampaign.extensions import (
         autocommit_reads,
         configure_sqlite,
@@ -93,13 +92,6 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-
-    def load_user(session_id: str) -> Any:
-        # The site settings' version comes with the login (admin/sitesettings.py).
-        user = load_session_user(session_id)
-        if user is not None:
-            sitesettings.note_version(user.loaded_settings_version)
-        return user
 
     login_manager.user_loader(load_user)
     with app.app_context():

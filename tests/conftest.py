@@ -93,7 +93,7 @@ def reset_database(app: Flask) -> None:
 
 
 def _forget_cached_user() -> None:
-    for key in ("_login_user", "allow_framing", "mail_pending"):
+    for key in ("_login_user", "fc_login_row", "allow_framing", "mail_pending"):
         g.pop(key, None)
 
 

@@ -43,6 +43,7 @@ def make_login(client: FlaskClient) -> Any:
                 session["_user_id"] = user.get_id()
                 session["_fresh"] = True
         g.pop("_login_user", None)
+        g.pop("fc_login_row", None)
         return user
 
     return _login

@@ -87,6 +87,26 @@ def test_a_member_served_a_shared_page_costs_one_query_whatever_its_size(as_memb
     assert len(reads) == 1  # the login, with the likes in it
 
 
+def test_a_shared_page_reads_its_viewer_as_a_row_and_a_page_of_their_own_reuses_it(as_member):
+    """A member served the shared page never costs a `User` (Flask-Login's user is not
+    loaded); a moderator, who gets a page of their own, gets their `User` made from the row
+    the login's query read, not from a second login query."""
+    thread = make_thread(title="Read as a row", replies=2)
+    get(as_member(make_user("warmup")), f"/forum/t/{thread.id}")
+
+    html, source = get(as_member(make_user("rowfan")), f"/forum/t/{thread.id}")
+    assert source == "hit" and ">rowfan</a>" in html
+    assert "_login_user" not in g
+
+    client = as_member(make_user("rowmod", role=Role.MODERATOR))
+    with count_queries() as statements:
+        html, source = get(client, f"/forum/t/{thread.id}")
+    assert source is None and 'action="/moderation' in html and ">rowmod</a>" in html
+    logins = [s for s in statements if "session_token" in s and "notifications" in s]
+    assert len(logins) == 1
+    assert g._login_user.username == "rowmod"
+
+
 def test_a_token_from_a_shared_page_is_accepted_for_its_viewer(app, as_member):
     app.config["WTF_CSRF_ENABLED"] = True
     thread = make_thread(title="A thread to answer")

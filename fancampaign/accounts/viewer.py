@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import session
+from flask import g, session
 
 from fancampaign import policies
 from fancampaign.accounts import services
@@ -27,19 +27,39 @@ _LOGIN_KEY = "_user_id"  # where Flask-Login keeps the login in the session
 
 
 def load_viewer(marks: dict[str, Any]) -> Viewer | None:
-    """This request's logged-in viewer, read with the answers to `marks` in one query and
-    installed as the request's user (as Flask-Login would); None when the login no longer
-    holds (the request then goes on as a visitor's)."""
+    """This request's logged-in viewer, read with the answers to `marks` in one query; None
+    when the login no longer holds (the request then goes on as a visitor's).
+
+    The viewer's user is their row as plain values (`UserRow`): a page shared by every member
+    needs no more. Should the request need `current_user` after all (a page of their own),
+    Flask-Login's loader makes it from that row (`load_user`), without a second query.
+    """
     session_id = session.get(_LOGIN_KEY)
-    user = None
+    found = None
     values: dict[str, Any] = {}
     if session_id and not login_manager._session_protection_failed():
-        user, values = services.load_session_user_marked(str(session_id), marks)
-    login_manager._update_request_context_with_user(user)
-    if user is None:
+        found, values = services.read_session_user(str(session_id), marks)
+    if found is None:
+        login_manager._update_request_context_with_user(None)  # a visitor, as Flask-Login would
         return None
-    sitesettings.note_version(user.loaded_settings_version)
-    return Viewer(user, role_of(user), values)
+    g.fc_login_row = (str(session_id), found)
+    sitesettings.note_version(found.loaded_settings_version)
+    return Viewer(found, role_of(found), values)
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader: the `User` of a login cookie, made from the row `load_viewer`
+    read for it in this request if it did, else read now."""
+    kept = g.pop("fc_login_row", None)
+    if kept is not None and kept[0] == session_id:
+        found = kept[1]
+    else:
+        found, _ = services.read_session_user(session_id, {})
+    if found is None:
+        return None
+    # The site settings' version comes with the login (admin/sitesettings.py).
+    sitesettings.note_version(found.loaded_settings_version)
+    return services.as_user(found)
 
 
 def read_marks(user: Any, marks: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from fancampaign import signals
 from fancampaign.accounts import services
-from fancampaign.accounts.models import Role, User
+from fancampaign.accounts.models import USER_COLUMNS, Role, User, UserRow
 from fancampaign.errors import (
     AccountBanned,
     EmailTaken,
@@ -25,6 +25,7 @@ from fancampaign.errors import (
 from fancampaign.extensions import db, utcnow
 from fancampaign.mail.models import OutboxMessage
 from tests.factories import PASSWORD, make_user
+from tests.helpers import count_queries
 
 SECRET = "test-secret-key"
 
@@ -247,6 +248,40 @@ def test_the_session_cookie_stops_working_when_the_token_rotates_or_the_user_is_
     assert services.load_session_user(session_id) is None
     assert services.load_session_user("junk") is None
     assert services.load_session_user("12:") is None
+
+
+def test_a_login_read_as_a_row_makes_the_same_user_without_a_query(app):
+    user = make_user("hugo", display_name="Hugo B", role=Role.ORGANISER)
+    user.suspended_until = utcnow() + timedelta(days=1)
+    db.session.commit()
+    session_id, user_id = user.get_id(), user.id
+    db.session.expunge_all()
+    found, _ = services.read_session_user(session_id, {})
+    assert isinstance(found, UserRow) and found.is_suspended and found.name == "Hugo B"
+
+    with count_queries() as queries:
+        made = services.as_user(found)
+    assert queries == []
+    assert made in db.session and not sa.inspect(made).modified
+    as_loaded = {name: getattr(made, name) for name in USER_COLUMNS}
+    db.session.expunge_all()
+    assert as_loaded == {name: getattr(db.session.get(User, user_id), name) for name in USER_COLUMNS}
+
+    # Made, it is the session's own: a change to it is written as to a loaded user ...
+    db.session.expunge_all()
+    made = services.as_user(found)
+    made.bio = "Sequel fan"
+    db.session.commit()
+    assert db.session.scalar(sa.select(User.bio).where(User.id == user_id)) == "Sequel fan"
+    # ... and a user the session holds already is the one it gives, filled from the row
+    # (not by a query of its own) when a commit expired it.
+    loaded = db.session.get(User, user_id)
+    db.session.commit()
+    found, _ = services.read_session_user(session_id, {})
+    with count_queries() as queries:
+        assert services.as_user(found) is loaded
+        assert (loaded.username, loaded.bio) == ("hugo", "Sequel fan")
+    assert queries == []
 
 
 # Password reset ------------------------------------------------------------------------
