@@ -265,7 +265,8 @@ def test_a_login_read_as_a_row_makes_the_same_user_without_a_query(app):
     assert made in db.session and not sa.inspect(made).modified
     as_loaded = {name: getattr(made, name) for name in USER_COLUMNS}
     db.session.expunge_all()
-    assert as_loaded == {name: getattr(db.session.get(User, user_id), name) for name in USER_COLUMNS}
+    loaded = db.session.get(User, user_id)
+    assert as_loaded == {name: getattr(loaded, name) for name in USER_COLUMNS}
 
     # Made, it is the session's own: a change to it is written as to a loaded user ...
     db.session.expunge_all()
