@@ -71,3 +71,64 @@ def redis_is_up() -> bool:
 
 # For tests of the Redis paths (the page cache): they run wherever a Redis answers.
 needs_redis = pytest.mark.skipif(not _REDIS_UP, reason="Redis is not running")
+
+
+# Elements whose start tag closes an open <p> (HTML's parsing rules): inside a paragraph in
+# the template, such an element ends it early, and what follows spills out of it.
+_CLOSES_P = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "ul",
+    ]
+)
+
+
+def blocks_in_paragraphs(html: str) -> list[str]:
+    """The block elements the page's HTML puts inside a <p> ("<details> in <p class=meta>")."""
+    from html.parser import HTMLParser
+
+    found: list[str] = []
+    open_p: list[str] = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if open_p and tag in _CLOSES_P:
+                found.append(f"<{tag}> in <p class={open_p[-1]}>")
+            if tag == "p":
+                open_p.append(dict(attrs).get("class") or "")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "p" and open_p:
+                open_p.pop()
+
+    Finder().feed(html)
+    return found

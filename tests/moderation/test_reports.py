@@ -209,3 +209,29 @@ def test_pending_petitions_cannot_be_reported(app):
     petition = make_petition(make_user(), status="pending")
     with pytest.raises(NotFoundError):
         services.report_item(make_user(), "petition", petition.id, "spam")
+
+
+def test_the_report_controls_sit_inside_their_lines(client, login):
+    """A <details> inside a <p> ends the paragraph early: the control fell onto a line of its
+    own under the thread's title and the line's last "·" dangled (the thread page, and the
+    signers' reasons on a petition)."""
+    from fancampaign.petitions.services import sign_petition
+    from tests.factories import make_petition
+    from tests.helpers import blocks_in_paragraphs
+
+    thread = make_thread(title="Lines that hold their controls", replies=1)
+    petition = make_petition()
+    sign_petition(make_user(), petition, reason="For Alita", is_public=True)
+    db.session.commit()
+    login(make_user())
+    for path in (f"/forum/t/{thread.id}", f"/petitions/{petition.slug}"):
+        html = client.get(path).get_data(as_text=True)
+        assert html.count('class="details report-control"') >= 2, path
+        assert blocks_in_paragraphs(html) == [], path
+
+
+def test_the_paragraph_check_finds_a_block_in_a_paragraph():
+    from tests.helpers import blocks_in_paragraphs
+
+    assert blocks_in_paragraphs('<p class="meta">a · <details><summary>R</summary></details></p>')
+    assert blocks_in_paragraphs("<p>a <em>b</em></p><details></details>") == []
