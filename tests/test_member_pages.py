@@ -4,6 +4,7 @@ own for anyone the shared rendering cannot describe."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -179,6 +180,27 @@ def test_a_signer_sees_their_signature_and_the_count_follows(as_member):
     # A signature re-renders nothing: the shared page stays, the count is filled per request.
     assert source == "hit" and "You signed this petition" in html
     assert "data-count>2</strong>" in html
+
+
+def test_a_signer_whose_reason_is_shown_is_not_offered_to_report_it(as_member):
+    petition = make_petition(title="Reasons to sign")
+    writer, other = make_user("reasoner"), make_user("reader")
+    petitions.sign_petition(writer, petition, reason="Iron City deserves more", is_public=True)
+    petitions.sign_petition(other, petition, reason="For the sequel", is_public=True)
+    db.session.commit()
+    path = f"/petitions/{petition.slug}"
+    get(as_member(make_user("warmup")), path)
+
+    def reports(html: str) -> list[str]:
+        return re.findall(r'id="report-signature-(\d+)-', html)
+
+    mine = petitions.signature_of(writer, petition)
+    html, source = get(as_member(writer), path)
+    assert source is None  # a page of their own
+    assert "Iron City deserves more" in html and str(mine.id) not in reports(html)
+    assert reports(html)  # the other reason keeps its Report control
+    html, source = get(as_member(make_user("stranger")), path)
+    assert source == "hit" and str(mine.id) in reports(html)
 
 
 def test_a_member_reads_the_petition_count_with_their_login_in_one_query(as_member):

@@ -283,13 +283,15 @@ def _show(
         "recruiters": services.top_recruiters(petition),
         **signed_state,
     }
-    creator = [petition.creator_id] if petition.creator_id is not None else []
+    # Whoever wrote something on the page (the petition, a reason shown) sees it without a
+    # Report control: they get a page of their own (`_fills`).
+    authors = {petition.creator_id, *(sig.user_id for sig in context["reasons"])} - {None}
     page_meta(
         petition=petition.id,
         slug=petition.slug,
         title=petition.title,
         open=petition.is_open,
-        authors=creator,
+        authors=sorted(authors),
         # What the progress shows besides the count (`_live`): an edit changes it.
         stamp=str(petition.updated_at or petition.created_at),
     )
@@ -310,7 +312,8 @@ def _marks(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _fills(viewer: Viewer, meta: dict[str, Any]) -> dict[str, Fill] | None:
     """A member's version of the petition page rendered for every member: their signature
-    (the creator, with no Report control on their own petition, needs a page of their own)."""
+    (the creator, and a signer whose reason is shown, with no Report control on what they
+    wrote, need a page of their own)."""
     if viewer.user.id in meta["authors"]:
         return None
     state = viewer.marks["signature"]
