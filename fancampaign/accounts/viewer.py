@@ -52,14 +52,13 @@ def load_user(session_id: str) -> User | None:
     read for it in this request if it did, else read now."""
     kept = g.pop("fc_login_row", None)
     if kept is not None and kept[0] == session_id:
-        found = kept[1]
+        user = services.as_user(kept[1])
     else:
-        found, _ = services.read_session_user(session_id, {})
-    if found is None:
-        return None
-    # The site settings' version comes with the login (admin/sitesettings.py).
-    sitesettings.note_version(found.loaded_settings_version)
-    return services.as_user(found)
+        user = services.load_session_user(session_id)
+    if user is not None:
+        # The site settings' version comes with the login (admin/sitesettings.py).
+        sitesettings.note_version(user.loaded_settings_version)
+    return user
 
 
 def read_marks(user: Any, marks: dict[str, Any]) -> dict[str, Any]:
